@@ -1,0 +1,5 @@
+import sys
+
+from meshtalk.cli import main
+
+sys.exit(main())
