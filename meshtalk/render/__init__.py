@@ -1,0 +1,32 @@
+"""Headless rendering of face motion, and videos with the speech muxed in.
+
+Needs the ``render`` extra (``pip install 'meshtalk[render]'``: pyrender, PyOpenGL>=3.1.5,
+imageio-ffmpeg, pillow) and a headless OpenGL (OSMesa: ``apt-get install libosmesa6``, or EGL).
+Nothing here imports OpenGL until the first render, so the platform can still be chosen
+(see :mod:`meshtalk.render.backend`).
+
+Main entry point: :func:`render_video`.
+"""
+
+from meshtalk.render.backend import select_platform
+from meshtalk.render.camera import Camera, frame_face
+from meshtalk.render.colormap import colorbar, heat_colors
+from meshtalk.render.renderer import Frame, MeshRenderer, RenderError, side_by_side
+from meshtalk.render.sequence import RenderSummary, as_motion, render_video
+from meshtalk.render.video import VideoWriter
+
+__all__ = [
+    "Camera",
+    "Frame",
+    "MeshRenderer",
+    "RenderError",
+    "RenderSummary",
+    "VideoWriter",
+    "as_motion",
+    "colorbar",
+    "frame_face",
+    "heat_colors",
+    "render_video",
+    "select_platform",
+    "side_by_side",
+]

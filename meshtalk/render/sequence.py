@@ -1,0 +1,227 @@
+"""Render a whole motion sequence (optionally next to a second one) into a video with sound."""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from meshtalk.errors import MeshtalkError
+from meshtalk.render.camera import frame_face
+from meshtalk.render.colormap import colorbar, heat_colors
+from meshtalk.render.renderer import BACKGROUND, MeshRenderer, side_by_side
+from meshtalk.render.video import VideoWriter, audio_duration, check_writable
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RenderSummary:
+    """What :func:`render_video` produced.
+
+    Attributes:
+        path: the video file.
+        num_frames: frames written (= T of the motion).
+        fps: frames per second.
+        size: ``(width, height)`` of the video.
+        seconds_per_frame: mean wall time to render one frame (all panels, encoding included).
+        error_max: the heat map's upper bound (None without a heat map).
+    """
+
+    path: Path
+    num_frames: int
+    fps: float
+    size: tuple[int, int]
+    seconds_per_frame: float
+    error_max: float | None = None
+
+
+def as_motion(motion: np.ndarray, num_verts: int | None = None, name: str = "motion") -> np.ndarray:
+    """Validate a motion sequence and return it as (T, V, 3) float32.
+
+    Args:
+        motion: (T, V, 3), or (T, V*3) as written by FaceFormer-style models.
+        num_verts: expected V (e.g. of the mesh giving the faces), or None.
+        name: how to call the array in error messages.
+
+    Returns:
+        (T, V, 3) float32.
+
+    Raises:
+        MeshtalkError: wrong shape, V mismatch, T == 0, or NaN/inf values.
+    """
+    arr = np.asarray(motion)
+    if not np.issubdtype(arr.dtype, np.number):
+        raise MeshtalkError(f"{name} must be numeric, got dtype {arr.dtype}")
+    if arr.ndim == 2 and arr.shape[1] % 3 == 0:
+        arr = arr.reshape(arr.shape[0], -1, 3)
+    if arr.ndim != 3 or arr.shape[2] != 3:
+        raise MeshtalkError(f"{name} must be (T, V, 3) or (T, V*3), got shape {np.shape(motion)}")
+    if arr.shape[0] == 0 or arr.shape[1] == 0:
+        raise MeshtalkError(f"{name} is empty: shape {arr.shape}")
+    if num_verts is not None and arr.shape[1] != num_verts:
+        raise MeshtalkError(f"{name} has {arr.shape[1]} vertices per frame but the mesh has "
+                            f"{num_verts}; they must share the mesh's vertex order")
+    bad = ~np.isfinite(arr)
+    if bad.any():
+        frames = np.unique(np.nonzero(bad)[0])
+        raise MeshtalkError(f"{name} contains NaN or inf in {len(frames)} frame(s), first at "
+                            f"frame {frames[0]}")
+    return arr.astype(np.float32, copy=False)
+
+
+def render_video(
+    motion: np.ndarray,
+    faces: np.ndarray,
+    output: str | os.PathLike,
+    audio: str | os.PathLike | None = None,
+    *,
+    fps: float = 30.0,
+    compare: np.ndarray | None = None,
+    labels: Sequence[str] | None = None,
+    heatmap: bool = False,
+    neutral: np.ndarray | None = None,
+    error_max: float | None = None,
+    size: int = 512,
+    face_direction: Sequence[float] = (0.0, 0.0, 1.0),
+    up: Sequence[float] = (0.0, 1.0, 0.0),
+    fit_audio: bool = False,
+    progress: bool = True,
+) -> RenderSummary:
+    """Render a motion sequence to an H.264 mp4, with the audio muxed in.
+
+    Panels, left to right: ``motion``; ``compare`` if given; with ``heatmap``, ``motion``
+    coloured by its per-vertex distance to ``compare`` (or, without ``compare``, to ``neutral``:
+    how far each vertex moves), followed by a colour bar. The camera is fixed and frames all
+    panels' vertices. Every frame is checked; nothing is left under ``output`` on failure.
+
+    Args:
+        motion: (T, V, 3) or (T, V*3) vertex positions per frame.
+        faces: (F, 3) int triangles over the V vertices.
+        output: the ``.mp4`` to write.
+        audio: the speech to mux (any format ``soundfile`` reads); None for a silent video.
+        fps: frame rate of ``motion``.
+        compare: optional (T, V, 3) or (T, V*3) second sequence (e.g. the ground truth).
+        labels: panel titles (default ``("motion", "compare", "error")`` as applicable).
+        heatmap: add the error (or displacement) heat-map panel.
+        neutral: (V, 3) rest shape for the displacement heat map without ``compare``
+            (default: the first frame of ``motion``).
+        error_max: distance shown with the hottest colour (default: the 99th percentile over
+            all frames and vertices, so one outlier does not wash out the map).
+        size: height and width of each panel in pixels (even).
+        face_direction: (3,) direction the face looks at (towards the camera).
+        up: (3,) the head's up direction.
+        fit_audio: if the audio and the motion differ by more than one frame, pad the audio with
+            silence or cut it to the motion's length instead of failing.
+        progress: show a progress bar.
+
+    Returns:
+        A :class:`RenderSummary`.
+
+    Raises:
+        MeshtalkError: bad input (shapes, NaN, vertex count mismatch, unreadable audio, audio
+            length not matching the motion), output not writable, or a frame that could not be
+            rendered or came out blank.
+    """
+    from tqdm.auto import tqdm
+
+    faces = np.asarray(faces)
+    if faces.ndim != 2 or faces.shape[1] != 3 or len(faces) == 0 or \
+            not np.issubdtype(faces.dtype, np.integer):
+        raise MeshtalkError(f"faces must be (F, 3) integers, got shape {faces.shape} {faces.dtype}")
+    motion = as_motion(motion)
+    num_frames, num_verts = motion.shape[:2]
+    if faces.min() < 0 or faces.max() >= num_verts:
+        raise MeshtalkError(f"faces index vertices {faces.min()}..{faces.max()} but the motion "
+                            f"has {num_verts} vertices per frame")
+    if size <= 0 or size % 2:
+        raise MeshtalkError(f"size must be a positive even number of pixels, got {size}")
+    if not (np.isfinite(fps) and fps > 0):
+        raise MeshtalkError(f"fps must be positive, got {fps}")
+    if compare is not None:
+        compare = as_motion(compare, num_verts, name="the comparison sequence")
+        if len(compare) != num_frames:
+            raise MeshtalkError(f"the comparison sequence has {len(compare)} frames but the "
+                                f"motion has {num_frames}")
+    output = check_writable(output)
+    if audio is not None:
+        seconds = audio_duration(audio)
+        gap = seconds - num_frames / fps
+        if abs(gap) > 1.0 / fps:
+            msg = (f"the audio lasts {seconds:.3f} s but the motion has {num_frames} frames "
+                   f"= {num_frames / fps:.3f} s at {fps:g} fps")
+            if not fit_audio:
+                raise MeshtalkError(f"{msg}; check --fps (this would match at "
+                                    f"{num_frames / seconds:.2f}) or pass --fit-audio")
+            logger.warning("%s; the audio is %s to match", msg, "cut" if gap > 0 else "padded")
+    else:
+        logger.warning("no audio given: the video will be silent")
+
+    errors = None
+    if heatmap:
+        if compare is not None:
+            errors = np.linalg.norm(motion - compare, axis=2)
+        else:
+            rest = motion[0] if neutral is None else as_motion(
+                np.asarray(neutral)[None], num_verts, name="the neutral mesh")[0]
+            errors = np.linalg.norm(motion - rest, axis=2)
+        if error_max is None:
+            error_max = float(np.percentile(errors, 99))
+        if not error_max > 0:
+            error_max = float(errors.max()) or 1.0
+    names = ["motion"] + (["compare"] if compare is not None else []) + \
+            (["error" if compare is not None else "displacement"] if heatmap else [])
+    if labels is not None:
+        labels = list(labels)
+        if len(labels) != len(names):
+            raise MeshtalkError(f"got {len(labels)} labels for {len(names)} panels ({names})")
+    else:
+        labels = names if len(names) > 1 else None
+
+    bounds = motion if compare is None else np.concatenate([motion, compare], axis=1)
+    camera = frame_face(bounds, face_direction, up)
+    bg255 = tuple(int(round(c * 255)) for c in BACKGROUND)
+    legend = None
+    if errors is not None:
+        legend = colorbar(size, 0.0, error_max, width=max(64, size // 5),
+                          label=names[-1], background=bg255)
+    start = time.perf_counter()
+    with MeshRenderer(faces, camera, size) as renderer:
+        first = _compose(renderer, motion, compare, errors, error_max, 0, labels, legend)
+        height, width = first.shape[:2]
+        with VideoWriter(output, fps, (width, height),
+                         audio=audio) as writer:
+            bar = tqdm(total=num_frames, unit="frame", desc="render", disable=not progress,
+                       leave=False)
+            try:
+                writer.write(first)
+                bar.update(1)
+                for t in range(1, num_frames):
+                    writer.write(_compose(renderer, motion, compare, errors, error_max, t,
+                                          labels, legend))
+                    bar.update(1)
+            finally:
+                bar.close()
+    elapsed = time.perf_counter() - start
+    return RenderSummary(path=output, num_frames=num_frames, fps=float(fps),
+                         size=(width, height), seconds_per_frame=elapsed / num_frames,
+                         error_max=error_max)
+
+
+def _compose(renderer: MeshRenderer, motion, compare, errors, error_max, t, labels, legend):
+    panels = [renderer.render(motion[t], index=t).color]
+    if compare is not None:
+        panels.append(renderer.render(compare[t], index=t).color)
+    if errors is not None:
+        panels.append(renderer.render(motion[t], heat_colors(errors[t], 0.0, error_max),
+                                      index=t).color)
+    if len(panels) == 1 and legend is None and labels is None:
+        image = panels[0]
+        return image if image.shape[0] % 2 == 0 and image.shape[1] % 2 == 0 else \
+            side_by_side(panels)
+    return side_by_side(panels, labels, legend=legend)
