@@ -29,7 +29,9 @@ class RenderSummary:
         num_frames: frames written (= T of the motion).
         fps: frames per second.
         size: ``(width, height)`` of the video.
-        seconds_per_frame: mean wall time to render one frame (all panels, encoding included).
+        seconds_per_frame: mean wall time per frame (all panels, encoding included), after the
+            one-off setup.
+        setup_seconds: choosing the OpenGL platform and creating the context.
         error_max: the heat map's upper bound (None without a heat map).
     """
 
@@ -38,6 +40,7 @@ class RenderSummary:
     fps: float
     size: tuple[int, int]
     seconds_per_frame: float
+    setup_seconds: float
     error_max: float | None = None
 
 
@@ -192,6 +195,8 @@ def render_video(
                           label=names[-1], background=bg255)
     start = time.perf_counter()
     with MeshRenderer(faces, camera, size) as renderer:
+        setup = time.perf_counter() - start
+        start = time.perf_counter()
         first = _compose(renderer, motion, compare, errors, error_max, 0, labels, legend)
         height, width = first.shape[:2]
         with VideoWriter(output, fps, (width, height),
@@ -210,6 +215,7 @@ def render_video(
     elapsed = time.perf_counter() - start
     return RenderSummary(path=output, num_frames=num_frames, fps=float(fps),
                          size=(width, height), seconds_per_frame=elapsed / num_frames,
+                         setup_seconds=setup,
                          error_max=error_max)
 
 

@@ -1,0 +1,83 @@
+"""Tests for meshtalk/render/backend.py: choosing OSMesa/EGL at run time."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from meshtalk.errors import MeshtalkError
+from meshtalk.render.backend import ENV_VAR, ProbeResult, probe_platform, select_platform
+
+from .conftest import needs_pyrender
+
+
+def fake_probe(working: set[str], calls: list[str]):
+    def probe(name: str) -> ProbeResult:
+        calls.append(name)
+        if name in working:
+            return ProbeResult(name, True, "fake renderer")
+        return ProbeResult(name, False, f"{name} broken")
+    return probe
+
+
+def test_prefers_osmesa_when_it_works():
+    env, calls = {}, []
+    assert select_platform(environ=env, probe=fake_probe({"osmesa", "egl"}, calls),
+                           opengl_imported=False) == "osmesa"
+    assert env[ENV_VAR] == "osmesa" and calls == ["osmesa"]
+
+
+def test_falls_back_to_egl_and_says_why(caplog):
+    env, calls = {}, []
+    with caplog.at_level(logging.WARNING, logger="meshtalk.render.backend"):
+        chosen = select_platform(environ=env, probe=fake_probe({"egl"}, calls),
+                                 opengl_imported=False)
+    assert chosen == "egl" and env[ENV_VAR] == "egl" and calls == ["osmesa", "egl"]
+    assert "osmesa broken" in caplog.text
+
+
+def test_none_working_is_one_line_error_naming_what_to_install():
+    env = {}
+    with pytest.raises(MeshtalkError) as err:
+        select_platform(environ=env, probe=fake_probe(set(), []), opengl_imported=False)
+    msg = str(err.value)
+    assert "\n" not in msg
+    assert "osmesa broken" in msg and "egl broken" in msg
+    assert "libosmesa6" in msg and "PyOpenGL>=3.1.5" in msg and "libegl1" in msg
+    assert ENV_VAR not in env
+
+
+def test_user_choice_is_respected_without_fallback():
+    calls = []
+    env = {ENV_VAR: "egl"}
+    assert select_platform(environ=env, probe=fake_probe({"egl", "osmesa"}, calls),
+                           opengl_imported=False) == "egl"
+    assert calls == ["egl"]
+
+
+def test_user_choice_that_fails_is_reported_not_replaced():
+    env = {ENV_VAR: "egl"}
+    with pytest.raises(MeshtalkError, match=f"{ENV_VAR}=egl .*egl broken.*unset") as err:
+        select_platform(environ=env, probe=fake_probe({"osmesa"}, []), opengl_imported=False)
+    assert "\n" not in str(err.value)
+    assert env[ENV_VAR] == "egl"
+
+
+def test_opengl_already_imported_keeps_its_platform():
+    calls = []
+    assert select_platform(environ={ENV_VAR: "osmesa"}, probe=fake_probe(set(), calls),
+                           opengl_imported=True) == "osmesa"
+    assert calls == []
+
+
+def test_real_probe_of_unknown_platform_fails_with_reason():
+    result = probe_platform("no-such-platform")
+    assert not result.ok and result.detail and "\n" not in result.detail
+
+
+@needs_pyrender
+def test_real_probe_finds_a_working_platform():
+    results = [probe_platform(name) for name in ("osmesa", "egl")]
+    assert any(r.ok for r in results), [r.detail for r in results]
+    assert all(r.detail for r in results)

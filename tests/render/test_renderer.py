@@ -1,0 +1,134 @@
+"""Tests for meshtalk/render/renderer.py: shading, per-frame checks, heat colours, layout."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from meshtalk.render.camera import frame_face
+from meshtalk.render.colormap import heat_colors
+from meshtalk.render.renderer import (
+    BACKGROUND,
+    Frame,
+    MeshRenderer,
+    RenderError,
+    check_frame,
+    side_by_side,
+    vertex_normals,
+)
+
+from .conftest import needs_pyrender
+
+SIZE = 96
+
+
+def test_vertex_normals_of_a_sphere_are_radial(head):
+    import trimesh
+
+    sphere = trimesh.creation.icosphere(subdivisions=3, radius=2.0)
+    n = vertex_normals(sphere.vertices, sphere.faces)
+    radial = sphere.vertices / np.linalg.norm(sphere.vertices, axis=1, keepdims=True)
+    assert n.dtype == np.float32
+    assert np.min(np.sum(n * radial, axis=1)) > 0.999
+
+
+def test_vertex_normals_of_a_flat_grid_and_an_isolated_vertex():
+    verts = np.array([[0, 0, 0], [1, 0, 0], [0, 1, 0], [1, 1, 0], [5, 5, 5]], np.float64)
+    faces = np.array([[0, 1, 2], [1, 3, 2]])
+    n = vertex_normals(verts, faces)
+    np.testing.assert_allclose(n, np.tile([0.0, 0.0, 1.0], (5, 1)), atol=1e-7)
+
+
+def blank(h=32, w=32):
+    return Frame(np.full((h, w, 3), 200, np.uint8), np.zeros((h, w), np.float32))
+
+
+def test_check_frame_refuses_black_blank_and_uniform_frames():
+    black = Frame(np.zeros((32, 32, 3), np.uint8), np.ones((32, 32), np.float32))
+    with pytest.raises(RenderError, match="frame 3 rendered all black"):
+        check_frame(black, 3)
+    with pytest.raises(RenderError, match="blank"):
+        check_frame(blank())
+    depth = np.zeros((32, 32), np.float32)
+    depth[8:24, 8:24] = 1.0
+    with pytest.raises(RenderError, match="uniform"):
+        check_frame(Frame(np.full((32, 32, 3), 90, np.uint8), depth))
+    shaded = np.full((32, 32, 3), 90, np.uint8)
+    shaded[8:24, 8:24] = np.linspace(40, 220, 16, dtype=np.uint8)[None, :, None]
+    check_frame(Frame(shaded, depth))  # a shaded mesh passes
+
+
+@pytest.fixture(scope="module")
+def renderer(head):
+    verts, faces = head
+    with MeshRenderer(faces, frame_face(verts), SIZE) as r:
+        yield r
+
+
+@needs_pyrender
+def test_rendered_face_is_shaded_centred_and_fills_the_frame(renderer, head):
+    frame = renderer.render(head[0])
+    assert frame.color.shape == (SIZE, SIZE, 3) and frame.color.dtype == np.uint8
+    assert 0.15 < frame.coverage < 0.85
+    mask = frame.depth > 0
+    ys, xs = np.nonzero(mask)
+    assert abs(xs.mean() - SIZE / 2) < 3 and abs(ys.mean() - SIZE / 2) < 3
+    assert frame.color[mask].std() > 8.0  # smooth shading, not a flat silhouette
+    bg = np.round(np.asarray(BACKGROUND) * 255)
+    np.testing.assert_allclose(frame.color[0, 0], bg, atol=2)
+    # The key light is on the upper left: that side of the face is brighter.
+    lum = frame.color.astype(np.float64).mean(axis=2)
+    left = lum[:, : SIZE // 2][mask[:, : SIZE // 2]].mean()
+    right = lum[:, SIZE // 2:][mask[:, SIZE // 2:]].mean()
+    assert left > right
+
+
+@needs_pyrender
+def test_heat_colours_show_up_in_the_image(renderer, head):
+    verts = head[0]
+    values = 0.8 * (verts[:, 0] > 0)  # right half warm (yellow), left half cold (blue)
+    frame = renderer.render(verts, heat_colors(values, 0.0, 1.0))
+    mask = frame.depth > 0
+    img = frame.color.astype(np.float64)
+    half = SIZE // 2
+    left = img[:, :half][mask[:, :half]].mean(axis=0)
+    right = img[:, half:][mask[:, half:]].mean(axis=0)
+    assert left[2] > left[0] + 20  # cold: blue dominates red
+    assert right[0] > right[2] + 40  # warm: red/yellow dominates blue
+
+
+@needs_pyrender
+def test_a_mesh_out_of_view_is_refused_not_rendered(renderer, head):
+    with pytest.raises(RenderError, match="frame 7 is blank"):
+        renderer.render(head[0] + [0.0, 0.0, 100.0], index=7)
+    collapsed = np.zeros_like(head[0])
+    with pytest.raises(RenderError, match="blank"):
+        renderer.render(collapsed, index=1)
+
+
+@needs_pyrender
+def test_bad_vertices_raise(renderer, head):
+    bad = head[0].copy()
+    bad[5, 1] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        renderer.render(bad)
+    with pytest.raises(ValueError, match="shape"):
+        renderer.render(head[0][:10])
+    with pytest.raises(ValueError, match="colors"):
+        renderer.render(head[0], np.zeros((3, 3)))
+
+
+def test_side_by_side_layout_labels_and_even_size():
+    a = np.full((31, 20, 3), 10, np.uint8)
+    b = np.full((31, 21, 3), 250, np.uint8)
+    out = side_by_side([a, b])
+    assert out.shape == (32, 42, 3)
+    assert (out[:31, :20] == 10).all() and (out[:31, 20:41] == 250).all()
+    big = np.full((120, 120, 3), 240, np.uint8)
+    labelled = side_by_side([big, big], ["ground truth", "prediction"])
+    assert (labelled[:30] != 240).any(axis=2).sum() > 20  # text drawn near the top
+    assert (labelled[60:] == 240).all()  # nothing drawn elsewhere
+    with pytest.raises(ValueError, match="heights"):
+        side_by_side([a, big])
+    with pytest.raises(ValueError, match="labels"):
+        side_by_side([a, b], ["one"])
