@@ -1,0 +1,151 @@
+"""Time per rendered frame of a ~20k-vertex face at 512x512, OSMesa vs EGL.
+
+    python benchmarks/render.py [--frames 30] [--size 512]
+
+PyOpenGL binds its platform at import, so each platform is timed in its own child process
+(``--worker PLATFORM``). Three numbers per platform, means over the frames after the first:
+``render`` (vertex normals, upload, draw, read back, blank-frame check), ``video`` (the whole
+:func:`meshtalk.render.render_video` path including H.264 encoding and the audio mux, per frame)
+and the one-off setup (platform probe + context). Writes the ``render`` section of
+``docs/benchmarks.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.render.conftest import talking_motion, write_wav  # noqa: E402
+
+
+def face_mesh(target_verts: int = 20_000) -> tuple[np.ndarray, np.ndarray]:
+    """A head-sized ellipsoid facing +Z with about ``target_verts`` vertices: (V, 3), (F, 3)."""
+    import trimesh
+
+    n = int(round(np.sqrt(target_verts / 2))) + 1  # a uv sphere has about 2 n^2 vertices
+    sphere = trimesh.creation.uv_sphere(radius=1.0, count=[n, n])
+    verts = sphere.vertices * np.array([0.08, 0.11, 0.09])
+    return verts, np.asarray(sphere.faces, np.int64)
+
+
+def worker(name: str, frames: int, size: int) -> dict:
+    os.environ["PYOPENGL_PLATFORM"] = name
+    from meshtalk.render import MeshRenderer, frame_face, render_video
+    from meshtalk.render.renderer import vertex_face_incidence, vertex_normals
+
+    verts, faces = face_mesh()
+    motion = talking_motion(verts, frames)
+    t0 = time.perf_counter()
+    renderer = MeshRenderer(faces, frame_face(motion), size)
+    setup = time.perf_counter() - t0
+    times = []
+    for t in range(frames):
+        t0 = time.perf_counter()
+        renderer.render(motion[t], index=t)
+        times.append(time.perf_counter() - t0)
+    renderer.close()
+    incidence = vertex_face_incidence(faces, len(verts))
+    t0 = time.perf_counter()
+    for t in range(frames):
+        vertex_normals(motion[t], faces, incidence)
+    normals = (time.perf_counter() - t0) / frames
+    with tempfile.TemporaryDirectory() as tmp:
+        wav = write_wav(Path(tmp) / "speech.wav", frames / 30.0)
+        summary = render_video(motion, faces, Path(tmp) / "v.mp4", wav, fps=30.0, size=size,
+                               progress=False)
+    return {
+        "platform": name,
+        "verts": int(len(verts)),
+        "faces": int(len(faces)),
+        "setup_s": setup,
+        "first_s": times[0],
+        "render_s": float(np.mean(times[1:])),
+        "render_std_s": float(np.std(times[1:])),
+        "normals_s": normals,
+        "video_s": summary.seconds_per_frame,
+    }
+
+
+def run_child(name: str, frames: int, size: int) -> dict:
+    env = dict(os.environ, PYOPENGL_PLATFORM=name)
+    proc = subprocess.run([sys.executable, __file__, "--worker", name, "--frames", str(frames),
+                           "--size", str(size)], env=env, capture_output=True, text=True)
+    if proc.returncode != 0:
+        lines = proc.stderr.strip().splitlines() or ["no output"]
+        return {"platform": name, "error": lines[-1]}
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def renderer_string(name: str) -> str:
+    from meshtalk.render.backend import probe_platform
+
+    result = probe_platform(name)
+    return result.detail if result.ok else "unavailable"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--frames", type=int, default=30)
+    parser.add_argument("--size", type=int, default=512)
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    parser.add_argument("--no-report", action="store_true", help="print only")
+    args = parser.parse_args()
+    if args.worker:
+        print(json.dumps(worker(args.worker, args.frames, args.size)))
+        return
+    rows = []
+    for name in ("osmesa", "egl"):
+        result = run_child(name, args.frames, args.size)
+        result["gl"] = renderer_string(name)
+        rows.append(result)
+        print(json.dumps(result))
+    ok = [r for r in rows if "error" not in r]
+    lines = [
+        "## Rendering: time per frame (`meshtalk render`)",
+        "",
+        f"Command: `python benchmarks/render.py --frames {args.frames} --size {args.size}`. "
+        f"Machine: {platform.machine()}, {os.cpu_count()} CPU cores (shared), Python "
+        f"{platform.python_version()}. "
+        + (f"Mesh: {ok[0]['verts']} vertices / {ok[0]['faces']} faces (head-sized ellipsoid), "
+           f"{args.size}x{args.size}, {args.frames} frames of a jaw opening and closing; means "
+           "exclude the first frame." if ok else ""),
+        "",
+        "| platform | GL renderer | render / frame | first frame | normals / frame | "
+        "video / frame (incl. H.264 + AAC mux) | setup |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        if "error" in r:
+            lines.append(f"| {r['platform']} | {r['gl']} | failed: {r['error']} | | | | |")
+            continue
+        lines.append(
+            f"| {r['platform']} | {r['gl']} | {1000 * r['render_s']:.0f} ms "
+            f"(± {1000 * r['render_std_s']:.0f}) | {1000 * r['first_s']:.0f} ms | "
+            f"{1000 * r['normals_s']:.1f} ms | {1000 * r['video_s']:.0f} ms | "
+            f"{r['setup_s']:.2f} s |"
+        )
+    if len(ok) == 2:
+        ratio = ok[1]["render_s"] / ok[0]["render_s"]
+        lines += ["", f"EGL / OSMesa time ratio: {ratio:.2f} (meshtalk tries OSMesa first)."]
+    markdown = "\n".join(lines)
+    print(markdown)
+    if not args.no_report:
+        from benchmarks._report import update_section
+
+        print("wrote", update_section("render", markdown))
+
+
+if __name__ == "__main__":
+    main()
