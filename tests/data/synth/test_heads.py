@@ -1,0 +1,135 @@
+"""Tests of meshtalk/data/synth/heads.py: procedural heads, landmarks, template meshes."""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+import pytest
+
+from meshtalk.data.synth.heads import (
+    HeadParams,
+    head_sdf,
+    make_head,
+    mesh_sdf,
+    project_to_surface,
+)
+from meshtalk.errors import MeshtalkError
+
+
+@functools.lru_cache(maxsize=None)
+def _head(seed: int):
+    return make_head(seed)
+
+
+def _edges(faces: np.ndarray) -> np.ndarray:
+    e = np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]])
+    return e
+
+
+def test_template_is_a_closed_oriented_manifold_on_the_surface():
+    head = _head(0)
+    v, f = head.verts, head.faces
+    assert 5000 <= len(v) <= 8000
+    assert v.dtype == np.float64 and f.dtype == np.int64
+    # closed 2-manifold: every undirected edge in exactly two faces, every directed edge once
+    directed = _edges(f)
+    assert len(np.unique(directed, axis=0)) == len(directed)
+    undirected = np.sort(directed, axis=1)
+    _, counts = np.unique(undirected, axis=0, return_counts=True)
+    assert np.all(counts == 2)
+    # Euler characteristic of a sphere (one component, no handles)
+    assert len(v) - len(counts) + len(f) == 2
+    # outward: positive enclosed volume of about an adult head and neck (3–7 litres)
+    t = v[f]
+    volume = np.einsum("ij,ij->i", t[:, 0], np.cross(t[:, 1], t[:, 2])).sum() / 6.0
+    assert 0.003 < volume < 0.007
+    # vertices lie on the zero level set (within 0.1 mm)
+    assert np.abs(head.sdf(v)).max() < 1e-4
+
+
+def test_head_is_metric_faces_plus_z_and_up_plus_y():
+    head = _head(1)
+    v = head.verts
+    size = v.max(0) - v.min(0)
+    assert 0.13 < size[0] < 0.21  # width incl. ears
+    assert 0.22 < size[1] < 0.36  # crown to neck cut
+    assert 0.17 < size[2] < 0.26  # back of head to nose tip
+    # the nose tip is the most forward point, near the midline, above the mouth
+    tip = v[np.argmax(v[:, 2])]
+    assert abs(tip[0]) < 0.01
+    assert tip[1] > head.landmarks.upper_lip[1]
+    # the crown is the top
+    top = v[np.argmax(v[:, 1])]
+    assert abs(top[0]) < 0.02
+
+
+def test_landmarks_are_on_the_surface_and_consistent():
+    head = _head(2)
+    lm = head.landmarks
+    on_surface = np.stack([lm.left_corner, lm.right_corner, lm.upper_lip, lm.lower_lip])
+    assert np.abs(head.sdf(on_surface)).max() < 1e-6
+    assert head.sdf(np.stack([lm.hinge_left, lm.hinge_right])).max() < -0.01  # inside
+    assert lm.left_corner[0] > 0 > lm.right_corner[0]
+    np.testing.assert_allclose(lm.left_corner * [-1, 1, 1], lm.right_corner, atol=1e-9)
+    assert lm.upper_lip[1] > lm.lower_lip[1]
+    assert 0.0005 < lm.rest_gap < 0.004
+    mouth_width = np.linalg.norm(lm.left_corner - lm.right_corner)
+    assert 0.035 < mouth_width < 0.065
+    np.testing.assert_allclose(lm.hinge_axis, [1.0, 0.0, 0.0], atol=1e-12)
+    # hinge: above and behind the mouth
+    assert lm.hinge_center[1] > lm.mouth_center[1] + 0.03
+    assert lm.hinge_center[2] < lm.mouth_center[2] - 0.08
+
+
+def test_heads_are_distinct_and_deterministic():
+    a, b = _head(0), _head(1)
+    assert a.params != b.params
+    assert a.landmarks.rest_gap != b.landmarks.rest_gap
+    again = make_head(0)
+    np.testing.assert_array_equal(again.verts, a.verts)
+    np.testing.assert_array_equal(again.faces, a.faces)
+    # the two surfaces differ by millimetres, not micrometres
+    assert np.abs(b.sdf(a.verts)).mean() > 1e-3
+
+
+def test_template_is_denser_around_the_mouth():
+    head = _head(0)
+    v, f = head.verts, head.faces
+    e = np.sort(_edges(f), axis=1)
+    length = np.linalg.norm(v[e[:, 0]] - v[e[:, 1]], axis=1)
+    mid = 0.5 * (v[e[:, 0]] + v[e[:, 1]])
+    near_mouth = np.linalg.norm(mid - head.landmarks.mouth_center, axis=1) < 0.03
+    crown = mid[:, 1] > 0.08 * head.params.scale
+    assert length[near_mouth].mean() < 0.75 * length[crown].mean()
+
+
+def test_mesh_sdf_vertex_count_and_projection():
+    params = HeadParams()
+    verts, faces = mesh_sdf(params, 3000, relax_iterations=0)
+    assert abs(len(verts) / 3000 - 1) < 0.15
+    assert np.abs(head_sdf(verts, params)).max() < 1e-4
+    moved = verts + 0.001 * np.random.default_rng(0).standard_normal(verts.shape)
+    assert np.abs(head_sdf(project_to_surface(moved, params), params)).max() < 1e-5
+
+
+def test_sdf_sign_inside_and_outside():
+    params = HeadParams()
+    assert head_sdf(np.array([[0.0, 0.0, 0.0]]), params)[0] < -0.03  # head centre
+    assert head_sdf(np.array([[0.0, 0.0, 0.5]]), params)[0] > 0.3  # far in front
+
+
+@pytest.mark.parametrize("bad", [np.zeros((4, 2)), np.zeros(3), np.full((2, 3), np.nan),
+                                 np.array([["a", "b", "c"]])])
+def test_sdf_rejects_bad_points(bad):
+    with pytest.raises(MeshtalkError):
+        head_sdf(bad, HeadParams())
+
+
+def test_bad_arguments_raise_one_line_errors():
+    with pytest.raises(MeshtalkError, match="seed"):
+        make_head(-1)
+    with pytest.raises(MeshtalkError, match="target_vertices"):
+        mesh_sdf(HeadParams(), 10)
+    with pytest.raises(MeshtalkError, match="face_density"):
+        mesh_sdf(HeadParams(), 3000, face_density=0.5)
