@@ -1,0 +1,420 @@
+"""glTF 2.0 binary (``.glb``) with the neutral mesh, morph targets and a weights animation.
+
+The file holds one mesh (base ``POSITION`` + ``indices``), K morph targets (``POSITION``
+displacements) and one animation whose sampler maps the frame times ``t / fps`` (LINEAR
+interpolation) to the K weights. Blender's bundled importer turns the targets into shape keys and
+the animation into a shape-key action; Unity, Unreal, Godot and three.js read it too.
+
+Two encodings (``mode``):
+
+* ``"pca"`` (default, compact): the displacements from the neutral mesh, ``motion - neutral``
+  (T, 3V), are approximated by their K leading principal directions (an uncentred SVD computed in
+  float64). K is ``n_components`` or the smallest K whose largest per-vertex error is at most
+  ``max_error``. To keep every weight in [0, 1] (Blender clamps shape-key values to the slider
+  range, which its importer does not widen past the first key), component k spans
+  ``[a_k, b_k] ∋ 0`` of its coefficients: the target is ``(b_k - a_k) u_k``, the stored base is
+  ``neutral + Σ a_k u_k`` and the mesh's default weights ``-a_k / (b_k - a_k)`` give back the
+  neutral mesh when no animation plays.
+* ``"exact"`` (short clips): one target per frame, ``motion[t] - neutral``, base = neutral, and
+  one-hot weights; LINEAR interpolation then blends consecutive frames. T shape keys are heavy in
+  Blender beyond a few hundred frames.
+
+The reconstruction error reported is measured on the float32 arrays actually stored, against the
+float64 motion. Axes are written unchanged: glTF is +Y up with the face looking along +Z, which
+is meshtalk's convention; importers convert to their own (Blender: Z up).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+import struct
+from pathlib import Path
+
+import numpy as np
+
+from meshtalk import __version__
+from meshtalk.errors import MeshtalkError
+from meshtalk.export._atomic import atomic_open, write_chunked
+from meshtalk.export._validation import check_faces, check_fps, check_motion, check_verts
+
+log = logging.getLogger(__name__)
+
+GLB_MODES = ("pca", "exact")
+#: Default ``max_error`` of the PCA encoding, as a fraction of the neutral mesh's bounding-box
+#: diagonal (2e-4 of a 25 cm head is 0.05 mm).
+DEFAULT_RELATIVE_MAX_ERROR = 2e-4
+#: Most PCA components chosen automatically.
+MAX_AUTO_COMPONENTS = 256
+#: Above this many frames ``mode="exact"`` logs a warning (one shape key per frame).
+EXACT_FRAMES_WARNING = 600
+
+_GLB_MAGIC = 0x46546C67  # "glTF"
+_CHUNK_JSON = 0x4E4F534A
+_CHUNK_BIN = 0x004E4942
+_ARRAY_BUFFER = 34962
+_ELEMENT_ARRAY_BUFFER = 34963
+_FLOAT = 5126
+_UNSIGNED_SHORT = 5123
+_UNSIGNED_INT = 5125
+_FRAMES_PER_CHUNK = 64
+
+
+@dataclasses.dataclass(frozen=True)
+class MorphAnimation:
+    """A motion sequence encoded as a base mesh, morph targets and per-frame weights.
+
+    ``base + Σ_k weights[t, k] * targets[k]`` approximates ``motion[t]``.
+
+    Attributes:
+        base: (V, 3) float32 base positions.
+        targets: (K, V, 3) float32 displacements.
+        weights: (T, K) float32 weights, all in [0, 1].
+        default_weights: (K,) float32 weights that give the neutral mesh.
+        mode: ``"pca"`` or ``"exact"``.
+        max_error: largest Euclidean distance between a reconstructed and a true vertex (mesh
+            units), over all frames and vertices.
+        mean_error: mean of that distance over all frames and vertices.
+    """
+
+    base: np.ndarray
+    targets: np.ndarray
+    weights: np.ndarray
+    default_weights: np.ndarray
+    mode: str
+    max_error: float
+    mean_error: float
+
+
+@dataclasses.dataclass(frozen=True)
+class GlbReport:
+    """What :func:`to_glb` wrote.
+
+    Attributes:
+        path: the ``.glb`` file.
+        mode: ``"pca"`` or ``"exact"``.
+        num_frames: T.
+        num_verts: V.
+        num_targets: K morph targets.
+        max_error: largest per-vertex reconstruction error (mesh units).
+        mean_error: mean per-vertex reconstruction error (mesh units).
+        relative_max_error: ``max_error`` over the neutral mesh's bounding-box diagonal.
+        file_bytes: size of the file.
+    """
+
+    path: Path
+    mode: str
+    num_frames: int
+    num_verts: int
+    num_targets: int
+    max_error: float
+    mean_error: float
+    relative_max_error: float
+    file_bytes: int
+
+    def summary(self) -> str:
+        """One line for logs and the CLI."""
+        return (f"{self.path.name}: {self.mode}, {self.num_targets} morph targets for "
+                f"{self.num_frames} frames, max error {self.max_error:.3g} "
+                f"({self.relative_max_error:.2g} of the mesh size), mean {self.mean_error:.3g}, "
+                f"{self.file_bytes / 1e6:.1f} MB")
+
+
+def bbox_diagonal(verts: np.ndarray) -> float:
+    """Length of the axis-aligned bounding box diagonal of (V, 3) ``verts``."""
+    return float(np.linalg.norm(verts.max(axis=0) - verts.min(axis=0)))
+
+
+def _reconstruction_errors(neutral: np.ndarray, motion: np.ndarray, base: np.ndarray,
+                           weights: np.ndarray, targets: np.ndarray) -> tuple[float, float]:
+    """Max and mean per-vertex distance between ``base + weights @ targets`` and ``motion``.
+
+    All in float64; ``targets`` (K, 3V), ``weights`` (T, K), ``base`` (3V,), motion (T, V, 3).
+    """
+    num_frames, num_verts, _ = motion.shape
+    worst, total = 0.0, 0.0
+    for t0 in range(0, num_frames, _FRAMES_PER_CHUNK):
+        chunk = motion[t0:t0 + _FRAMES_PER_CHUNK].reshape(-1, 3 * num_verts)
+        recon = base[None, :] + weights[t0:t0 + _FRAMES_PER_CHUNK] @ targets
+        dist = np.linalg.norm((recon - chunk).reshape(len(chunk), num_verts, 3), axis=2)
+        worst = max(worst, float(dist.max()))
+        total += float(dist.sum())
+    return worst, total / (num_frames * num_verts)
+
+
+def _principal_directions(disp: np.ndarray, k_max: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Leading right singular vectors of ``disp`` (T, N) and the coefficients on them.
+
+    Returns:
+        coeffs: (T, k) = disp @ basis.T; basis: (k, N) orthonormal rows, by decreasing
+        singular value. k <= k_max (directions with zero singular value are dropped).
+    """
+    num_frames = disp.shape[0]
+    if num_frames <= 2048:
+        gram = disp @ disp.T
+        evals, evecs = np.linalg.eigh(gram)
+        order = np.argsort(evals)[::-1][:k_max]
+        evals, evecs = evals[order], evecs[:, order]
+        keep = evals > max(evals[0], 0.0) * 1e-24 if len(evals) else np.zeros(0, bool)
+        evals, evecs = evals[keep], evecs[:, keep]
+        basis = (evecs.T @ disp) / np.sqrt(evals)[:, None]
+    else:  # randomised range finder (Halko et al.), a few power iterations
+        rng = np.random.default_rng(seed)
+        width = min(k_max + 16, min(disp.shape))
+        sample = disp @ rng.standard_normal((disp.shape[1], width))
+        for _ in range(3):
+            sample, _ = np.linalg.qr(sample)
+            sample = disp @ (disp.T @ sample)
+        q, _ = np.linalg.qr(sample)
+        _, sing, vt = np.linalg.svd(q.T @ disp, full_matrices=False)
+        keep = sing > sing[0] * 1e-12 if len(sing) else np.zeros(0, bool)
+        basis = vt[keep][:k_max]
+    # re-orthonormalise (Gram route loses digits for tiny singular values)
+    q, r = np.linalg.qr(basis.T)
+    basis = (q * np.sign(np.diag(r))[None, :]).T
+    return disp @ basis.T, basis
+
+
+def _quantise_pca(neutral: np.ndarray, coeffs: np.ndarray, basis: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Map PCA coefficients to [0, 1] weights; see the module docstring."""
+    lo = np.minimum(coeffs.min(axis=0), 0.0)
+    hi = np.maximum(coeffs.max(axis=0), 0.0)
+    span = hi - lo
+    span[span <= 0] = 1.0
+    targets = (span[:, None] * basis).astype(np.float32)
+    base = (neutral.reshape(-1) + lo @ basis).astype(np.float32)
+    weights = np.clip((coeffs - lo) / span, 0.0, 1.0).astype(np.float32)
+    default = np.clip(-lo / span, 0.0, 1.0).astype(np.float32)
+    return base, targets, weights, default
+
+
+def encode_morph_animation(
+    neutral_verts: np.ndarray,
+    motion: np.ndarray,
+    *,
+    mode: str = "pca",
+    n_components: int | None = None,
+    max_error: float | None = None,
+) -> MorphAnimation:
+    """Encode a motion sequence as morph targets and weights (no file is written).
+
+    Args:
+        neutral_verts: (V, 3) the neutral mesh.
+        motion: (T, V, 3) or (T, V*3) vertex positions per frame.
+        mode: ``"pca"`` or ``"exact"``.
+        n_components: PCA only: the number of targets K (capped at the rank of the
+            displacements); None chooses K from ``max_error``.
+        max_error: PCA only: the largest per-vertex error allowed when choosing K (mesh units);
+            None means :data:`DEFAULT_RELATIVE_MAX_ERROR` times the bounding-box diagonal.
+
+    Returns:
+        :class:`MorphAnimation` (float32 arrays, errors measured on them).
+
+    Raises:
+        MeshtalkError: bad arrays or options.
+    """
+    neutral = check_verts(neutral_verts)
+    motion = check_motion(motion, len(neutral))
+    if mode not in GLB_MODES:
+        raise MeshtalkError(f"unknown glb mode {mode!r}; choose from {GLB_MODES}")
+    num_frames, num_verts, _ = motion.shape
+    if mode == "exact":
+        if num_frames > EXACT_FRAMES_WARNING:
+            log.warning("exact glb with %d frames makes %d shape keys; Blender gets slow, "
+                        "consider mode='pca'", num_frames, num_frames)
+        base = neutral.astype(np.float32)
+        targets = (motion - neutral[None]).astype(np.float32)
+        weights = np.eye(num_frames, dtype=np.float32)
+        default = np.zeros(num_frames, np.float32)
+    else:
+        if n_components is not None and (int(n_components) != n_components or n_components < 1):
+            raise MeshtalkError(f"n_components must be a positive integer, got {n_components!r}")
+        if max_error is None:
+            max_error = DEFAULT_RELATIVE_MAX_ERROR * max(bbox_diagonal(neutral), 1e-12)
+        elif not np.isfinite(max_error) or max_error < 0:
+            raise MeshtalkError(f"max_error must be a finite number >= 0, got {max_error!r}")
+        disp = (motion - neutral[None]).reshape(num_frames, -1)
+        cap = min(num_frames, disp.shape[1],
+                  int(n_components) if n_components is not None else MAX_AUTO_COMPONENTS)
+        coeffs, basis = _principal_directions(disp, cap)
+        base64 = neutral.reshape(-1)
+
+        def error_with(k: int) -> float:
+            return _reconstruction_errors(neutral, motion, base64, coeffs[:, :k], basis[:k])[0]
+
+        k = basis.shape[0]
+        if n_components is None and k > 0:
+            lo, hi = 0, k  # error_with(hi) is the best we can do; find the smallest k meeting it
+            if error_with(hi) <= max_error:
+                while lo < hi:
+                    mid = (lo + hi) // 2
+                    if error_with(mid) <= max_error:
+                        hi = mid
+                    else:
+                        lo = mid + 1
+                k = hi
+            else:
+                log.warning("PCA with %d components leaves an error above max_error=%.3g; "
+                            "using %d (or use mode='exact')", k, max_error, k)
+        k = max(k, 1)
+        if basis.shape[0] == 0:  # the motion never leaves the neutral mesh
+            coeffs, basis = np.zeros((num_frames, 1)), np.zeros((1, disp.shape[1]))
+        base, flat_targets, weights, default = _quantise_pca(neutral, coeffs[:, :k], basis[:k])
+        base = base.reshape(num_verts, 3)
+        targets = flat_targets.reshape(k, num_verts, 3)
+    worst, mean = _reconstruction_errors(
+        neutral, motion, base.reshape(-1).astype(np.float64), weights.astype(np.float64),
+        targets.reshape(len(targets), -1).astype(np.float64))
+    return MorphAnimation(base=base, targets=targets, weights=weights, default_weights=default,
+                          mode=mode, max_error=worst, mean_error=mean)
+
+
+class _BinaryBuilder:
+    """Collects 4-byte-aligned buffer views and accessors for one glTF buffer."""
+
+    def __init__(self) -> None:
+        self.blobs: list[bytes] = []
+        self.length = 0
+        self.buffer_views: list[dict] = []
+        self.accessors: list[dict] = []
+
+    def add(self, array: np.ndarray, *, component: int, kind: str, target: int | None = None,
+            with_bounds: bool = False) -> int:
+        data = array.tobytes()
+        view = {"buffer": 0, "byteOffset": self.length, "byteLength": len(data)}
+        if target is not None:
+            view["target"] = target
+        self.buffer_views.append(view)
+        pad = (-len(data)) % 4
+        self.blobs.append(data + b"\0" * pad)
+        self.length += len(data) + pad
+        count = array.shape[0] if kind != "SCALAR" else array.size
+        accessor = {"bufferView": len(self.buffer_views) - 1, "componentType": component,
+                    "count": int(count), "type": kind}
+        if with_bounds:
+            flat = array.reshape(count, -1)
+            accessor["min"] = [float(x) for x in flat.min(axis=0)]
+            accessor["max"] = [float(x) for x in flat.max(axis=0)]
+        self.accessors.append(accessor)
+        return len(self.accessors) - 1
+
+
+def glb_document(neutral_faces: np.ndarray, anim: MorphAnimation, fps: float,
+                 *, name: str = "meshtalk_face") -> tuple[dict, list[bytes], int]:
+    """Build the glTF JSON and the binary chunk pieces for a :class:`MorphAnimation`.
+
+    Args:
+        neutral_faces: (F, 3) int triangles.
+        anim: the encoded animation.
+        fps: frames per second (frame t is at ``t / fps`` seconds).
+
+    Returns:
+        (gltf json dict, list of 4-byte-aligned binary pieces, total binary length).
+    """
+    num_verts = anim.base.shape[0]
+    builder = _BinaryBuilder()
+    pos = builder.add(np.ascontiguousarray(anim.base, "<f4"), component=_FLOAT, kind="VEC3",
+                      target=_ARRAY_BUFFER, with_bounds=True)
+    if num_verts - 1 < 65535:
+        idx = builder.add(np.ascontiguousarray(neutral_faces.reshape(-1), "<u2"),
+                          component=_UNSIGNED_SHORT, kind="SCALAR", target=_ELEMENT_ARRAY_BUFFER)
+    else:
+        idx = builder.add(np.ascontiguousarray(neutral_faces.reshape(-1), "<u4"),
+                          component=_UNSIGNED_INT, kind="SCALAR", target=_ELEMENT_ARRAY_BUFFER)
+    targets = [
+        {"POSITION": builder.add(np.ascontiguousarray(t, "<f4"), component=_FLOAT, kind="VEC3",
+                                 target=_ARRAY_BUFFER, with_bounds=True)}
+        for t in anim.targets
+    ]
+    num_frames = anim.weights.shape[0]
+    times = (np.arange(num_frames, dtype=np.float64) / fps).astype("<f4")
+    t_acc = builder.add(times, component=_FLOAT, kind="SCALAR", with_bounds=True)
+    w_acc = builder.add(np.ascontiguousarray(anim.weights, "<f4"), component=_FLOAT, kind="SCALAR")
+    prefix = "pc" if anim.mode == "pca" else "frame"
+    digits = max(3 if anim.mode == "pca" else 5, len(str(len(targets) - 1)))
+    doc = {
+        "asset": {"version": "2.0", "generator": f"meshtalk {__version__}"},
+        "scene": 0,
+        "scenes": [{"nodes": [0]}],
+        "nodes": [{"mesh": 0, "name": name}],
+        "meshes": [{
+            "name": name,
+            "primitives": [{"attributes": {"POSITION": pos}, "indices": idx, "mode": 4,
+                            "targets": targets}],
+            "weights": [float(w) for w in anim.default_weights],
+            "extras": {"targetNames": [f"{prefix}_{k:0{digits}d}" for k in range(len(targets))]},
+        }],
+        "animations": [{
+            "name": "speech",
+            "samplers": [{"input": t_acc, "output": w_acc, "interpolation": "LINEAR"}],
+            "channels": [{"sampler": 0, "target": {"node": 0, "path": "weights"}}],
+        }],
+        "buffers": [{"byteLength": builder.length}],
+        "bufferViews": builder.buffer_views,
+        "accessors": builder.accessors,
+        "extras": {"meshtalk": {"mode": anim.mode, "fps": fps, "frames": num_frames,
+                                "max_error": anim.max_error, "mean_error": anim.mean_error}},
+    }
+    return doc, builder.blobs, builder.length
+
+
+def to_glb(
+    path: str | os.PathLike,
+    neutral_verts: np.ndarray,
+    faces: np.ndarray,
+    motion: np.ndarray,
+    fps: float,
+    *,
+    mode: str = "pca",
+    n_components: int | None = None,
+    max_error: float | None = None,
+) -> GlbReport:
+    """Write a glTF 2.0 binary with the neutral mesh, morph targets and a weights animation.
+
+    Args:
+        path: the ``.glb`` file to write (atomically).
+        neutral_verts: (V, 3) the neutral mesh, in the vertex order of ``motion``.
+        faces: (F, 3) int 0-based triangles.
+        motion: (T, V, 3) or (T, V*3) vertex positions per frame; frame t is keyed at t / fps s.
+        fps: frames per second.
+        mode: ``"pca"`` (compact, lossy, error reported) or ``"exact"`` (one target per frame).
+        n_components: PCA targets K; None chooses the smallest K meeting ``max_error``.
+        max_error: PCA error budget in mesh units; None means
+            :data:`DEFAULT_RELATIVE_MAX_ERROR` times the bounding-box diagonal.
+
+    Returns:
+        :class:`GlbReport` with the reconstruction error measured on the stored data.
+
+    Raises:
+        MeshtalkError: bad arrays or options, or the file cannot be written (nothing is left
+            under ``path`` then).
+    """
+    neutral = check_verts(neutral_verts)
+    faces = check_faces(faces, len(neutral))
+    motion = check_motion(motion, len(neutral))
+    fps = check_fps(fps)
+    anim = encode_morph_animation(neutral, motion, mode=mode, n_components=n_components,
+                                  max_error=max_error)
+    doc, blobs, bin_length = glb_document(faces, anim, fps)
+    json_bytes = json.dumps(doc, separators=(",", ":"), allow_nan=False).encode("utf-8")
+    json_bytes += b" " * ((-len(json_bytes)) % 4)
+    total = 12 + 8 + len(json_bytes) + 8 + bin_length
+    if total >= 2**32:
+        raise MeshtalkError(f"the glb would be {total / 2**30:.1f} GiB, beyond the format's 4 GiB: "
+                            "use mode='pca' with fewer components, or the PC2 export")
+    with atomic_open(path) as fh:
+        fh.write(struct.pack("<III", _GLB_MAGIC, 2, total))
+        fh.write(struct.pack("<II", len(json_bytes), _CHUNK_JSON))
+        fh.write(json_bytes)
+        fh.write(struct.pack("<II", bin_length, _CHUNK_BIN))
+        for blob in blobs:
+            write_chunked(fh, blob)
+    report = GlbReport(
+        path=Path(path), mode=mode, num_frames=motion.shape[0], num_verts=motion.shape[1],
+        num_targets=len(anim.targets), max_error=anim.max_error, mean_error=anim.mean_error,
+        relative_max_error=anim.max_error / max(bbox_diagonal(neutral), 1e-300), file_bytes=total,
+    )
+    log.info("wrote %s", report.summary())
+    return report
