@@ -189,10 +189,15 @@ class Head:
 # SDF primitives (float64, vectorised over points (N, 3))
 
 
+def _norm(q: np.ndarray) -> np.ndarray:
+    return np.sqrt(np.einsum("ij,ij->i", q, q))
+
+
 def _ellipsoid(p: np.ndarray, center, radii) -> np.ndarray:
-    q = (p - np.asarray(center)) / np.asarray(radii)
-    k0 = np.linalg.norm(q, axis=1)
-    k1 = np.linalg.norm(q / np.asarray(radii), axis=1)
+    radii = np.asarray(radii, dtype=np.float64)
+    q = (p - np.asarray(center)) / radii
+    k0 = _norm(q)
+    k1 = _norm(q / radii)
     return k0 * (k0 - 1.0) / np.maximum(k1, 1e-12)
 
 
@@ -201,7 +206,7 @@ def _round_cone(p: np.ndarray, a, b, ra: float, rb: float) -> np.ndarray:
     ba = np.asarray(b, dtype=np.float64) - a
     pa = p - a
     t = np.clip(pa @ ba / (ba @ ba), 0.0, 1.0)
-    return np.linalg.norm(pa - t[:, None] * ba, axis=1) - (ra + t * (rb - ra))
+    return _norm(pa - t[:, None] * ba) - (ra + t * (rb - ra))
 
 
 def _slab(p: np.ndarray, center, radii_xz, half_thickness: float) -> np.ndarray:
@@ -209,8 +214,8 @@ def _slab(p: np.ndarray, center, radii_xz, half_thickness: float) -> np.ndarray:
     q = p - np.asarray(center)
     rx, rz = radii_xz
     e = q[:, [0, 2]] / np.array([rx, rz])
-    k0 = np.linalg.norm(e, axis=1)
-    k1 = np.linalg.norm(e / np.array([rx, rz]), axis=1)
+    k0 = np.hypot(e[:, 0], e[:, 1])
+    k1 = np.hypot(e[:, 0] / rx, e[:, 1] / rz)
     planar = k0 * (k0 - 1.0) / np.maximum(k1, 1e-12)
     w0, w1 = planar, np.abs(q[:, 1])
     outside = np.hypot(np.maximum(w0, 0.0), np.maximum(w1, 0.0))
@@ -351,12 +356,18 @@ def head_sdf(points: np.ndarray, params: HeadParams, *, chunk: int = 262144) -> 
     return out
 
 
-def _sdf_gradient(points: np.ndarray, params: HeadParams, eps: float = 2e-5) -> np.ndarray:
+def _sdf_gradient(points: np.ndarray, params: HeadParams, eps: float = 2e-5,
+                  values: np.ndarray | None = None) -> np.ndarray:
+    """Central differences, or forward differences from ``values`` = f(points) when given."""
     offsets = np.eye(3) * eps
     grad = np.empty_like(points)
     for k in range(3):
-        grad[:, k] = (head_sdf(points + offsets[k], params) - head_sdf(points - offsets[k], params))
-    return grad / (2.0 * eps)
+        if values is None:
+            grad[:, k] = (head_sdf(points + offsets[k], params)
+                          - head_sdf(points - offsets[k], params)) / (2.0 * eps)
+        else:
+            grad[:, k] = (head_sdf(points + offsets[k], params) - values) / eps
+    return grad
 
 
 def project_to_surface(points: np.ndarray, params: HeadParams, *, iterations: int = 3
@@ -373,24 +384,30 @@ def project_to_surface(points: np.ndarray, params: HeadParams, *, iterations: in
     """
     x = _check_points(points).copy()
     f = head_sdf(x, params)
+    tol = 1e-10 * params.scale
     for _ in range(iterations):
-        g = _sdf_gradient(x, params)
+        idx = np.flatnonzero(np.abs(f) > tol)
+        if len(idx) == 0:
+            break
+        xi, fi = x[idx], f[idx]
+        g = _sdf_gradient(xi, params, eps=1e-6 * params.scale, values=fi)
         g2 = np.maximum(np.einsum("ij,ij->i", g, g), 1e-6)
-        step = (f / g2)[:, None] * g
+        step = (fi / g2)[:, None] * g
         # never move more than 2 mm per step: a safeguard near thin features
         norm = np.linalg.norm(step, axis=1, keepdims=True)
         step *= np.minimum(1.0, 0.002 * params.scale / np.maximum(norm, 1e-12))
         # damped: halve the step where it does not reduce |f| (the SDF is only a bound)
-        todo = np.arange(len(x))
+        todo = np.arange(len(idx))
         for _halving in range(6):
-            f_new = head_sdf(x[todo] - step[todo], params)
-            ok = np.abs(f_new) < np.abs(f[todo])
-            x[todo[ok]] -= step[todo[ok]]
-            f[todo[ok]] = f_new[ok]
+            f_new = head_sdf(xi[todo] - step[todo], params)
+            ok = np.abs(f_new) < np.abs(fi[todo])
+            xi[todo[ok]] -= step[todo[ok]]
+            fi[todo[ok]] = f_new[ok]
             todo = todo[~ok]
             if len(todo) == 0:
                 break
             step[todo] *= 0.5
+        x[idx], f[idx] = xi, fi
     return x
 
 
