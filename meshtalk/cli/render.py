@@ -44,6 +44,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--up", default="+y", metavar="AXIS", help="the head's up axis (default +y)")
     p.add_argument("--fit-audio", action="store_true",
                    help="pad or cut the audio to the motion's length when they differ")
+    p.add_argument("--supersample", type=int, choices=(1, 2, 3, 4), metavar="N",
+                   help="render at N times the size and average down (default: 2 on OSMesa, "
+                        "1 on EGL, which multisamples)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.set_defaults(func=run)
 
@@ -131,7 +134,7 @@ def run(args: argparse.Namespace) -> int:
         fps=args.fps, compare=compare, labels=labels, heatmap=args.heatmap,
         neutral=verts, error_max=args.error_max, size=args.size,
         face_direction=parse_direction(args.face_direction), up=parse_direction(args.up),
-        fit_audio=args.fit_audio, progress=not args.no_progress,
+        fit_audio=args.fit_audio, supersample=args.supersample, progress=not args.no_progress,
     )
     sound = "with audio" if args.audio is not None else "silent"
     print(f"wrote {summary.path} ({summary.num_frames} frames at {summary.fps:g} fps, "

@@ -7,7 +7,10 @@ and render one empty frame) and the first that works is written to ``PYOPENGL_PL
 this process imports ``OpenGL``.
 
 Order: a platform the user set in ``PYOPENGL_PLATFORM`` (no fallback: if it fails, the error says
-so); otherwise OSMesa (software, about 1.6–2× faster than EGL on Mesa llvmpipe), then EGL.
+so); otherwise EGL, then OSMesa. EGL comes first because it draws with 4× multisampling and can use
+a GPU; on Mesa llvmpipe, OSMesa is faster only without anti-aliasing, and with the 2×2
+supersampling that :class:`~meshtalk.render.renderer.MeshRenderer` then applies to match EGL's
+image quality it is about 2× slower (see ``benchmarks/render.py``).
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from meshtalk.errors import MeshtalkError, MissingExtraError
 logger = logging.getLogger(__name__)
 
 #: Platforms tried, in order, when the user did not set ``PYOPENGL_PLATFORM``.
-DEFAULT_CANDIDATES: tuple[str, ...] = ("osmesa", "egl")
+DEFAULT_CANDIDATES: tuple[str, ...] = ("egl", "osmesa")
 
 #: What to install for each platform (shown when none works).
 INSTALL_HINTS: Mapping[str, str] = {

@@ -94,6 +94,7 @@ def render_video(
     face_direction: Sequence[float] = (0.0, 0.0, 1.0),
     up: Sequence[float] = (0.0, 1.0, 0.0),
     fit_audio: bool = False,
+    supersample: int | None = None,
     progress: bool = True,
 ) -> RenderSummary:
     """Render a motion sequence to an H.264 mp4, with the audio muxed in.
@@ -121,6 +122,8 @@ def render_video(
         up: (3,) the head's up direction.
         fit_audio: if the audio and the motion differ by more than one frame, pad the audio with
             silence or cut it to the motion's length instead of failing.
+        supersample: anti-aliasing by supersampling (see :class:`MeshRenderer`; default: 2 on
+            OSMesa, 1 on EGL which multisamples).
         progress: show a progress bar.
 
     Returns:
@@ -194,7 +197,7 @@ def render_video(
         legend = colorbar(size, 0.0, error_max, width=max(64, size // 5),
                           label=names[-1], background=bg255)
     start = time.perf_counter()
-    with MeshRenderer(faces, camera, size) as renderer:
+    with MeshRenderer(faces, camera, size, supersample=supersample) as renderer:
         setup = time.perf_counter() - start
         start = time.perf_counter()
         first = _compose(renderer, motion, compare, errors, error_max, 0, labels, legend)

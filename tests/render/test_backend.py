@@ -7,7 +7,13 @@ import logging
 import pytest
 
 from meshtalk.errors import MeshtalkError
-from meshtalk.render.backend import ENV_VAR, ProbeResult, probe_platform, select_platform
+from meshtalk.render.backend import (
+    DEFAULT_CANDIDATES,
+    ENV_VAR,
+    ProbeResult,
+    probe_platform,
+    select_platform,
+)
 
 from .conftest import needs_pyrender
 
@@ -21,20 +27,25 @@ def fake_probe(working: set[str], calls: list[str]):
     return probe
 
 
-def test_prefers_osmesa_when_it_works():
+def test_default_order_is_egl_then_osmesa():
+    assert DEFAULT_CANDIDATES == ("egl", "osmesa")
+
+
+def test_first_working_candidate_wins_without_probing_the_rest():
     env, calls = {}, []
     assert select_platform(environ=env, probe=fake_probe({"osmesa", "egl"}, calls),
-                           opengl_imported=False) == "osmesa"
-    assert env[ENV_VAR] == "osmesa" and calls == ["osmesa"]
+                           opengl_imported=False) == "egl"
+    assert env[ENV_VAR] == "egl" and calls == ["egl"]
 
 
-def test_falls_back_to_egl_and_says_why(caplog):
+@pytest.mark.parametrize("order", [("egl", "osmesa"), ("osmesa", "egl")])
+def test_falls_back_to_the_next_platform_and_says_why(caplog, order):
     env, calls = {}, []
     with caplog.at_level(logging.WARNING, logger="meshtalk.render.backend"):
-        chosen = select_platform(environ=env, probe=fake_probe({"egl"}, calls),
+        chosen = select_platform(order, environ=env, probe=fake_probe({order[1]}, calls),
                                  opengl_imported=False)
-    assert chosen == "egl" and env[ENV_VAR] == "egl" and calls == ["osmesa", "egl"]
-    assert "osmesa broken" in caplog.text
+    assert chosen == order[1] and env[ENV_VAR] == order[1] and calls == list(order)
+    assert f"{order[0]} broken" in caplog.text
 
 
 def test_none_working_is_one_line_error_naming_what_to_install():
@@ -57,11 +68,12 @@ def test_user_choice_is_respected_without_fallback():
 
 
 def test_user_choice_that_fails_is_reported_not_replaced():
-    env = {ENV_VAR: "egl"}
-    with pytest.raises(MeshtalkError, match=f"{ENV_VAR}=egl .*egl broken.*unset") as err:
-        select_platform(environ=env, probe=fake_probe({"osmesa"}, []), opengl_imported=False)
+    env = {ENV_VAR: "osmesa"}
+    with pytest.raises(MeshtalkError, match=f"{ENV_VAR}=osmesa .*osmesa broken.*unset.*"
+                                            "libosmesa6") as err:
+        select_platform(environ=env, probe=fake_probe({"egl"}, []), opengl_imported=False)
     assert "\n" not in str(err.value)
-    assert env[ENV_VAR] == "egl"
+    assert env[ENV_VAR] == "osmesa"
 
 
 def test_opengl_already_imported_keeps_its_platform():
