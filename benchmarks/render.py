@@ -3,10 +3,10 @@
     python benchmarks/render.py [--frames 30] [--size 512]
 
 PyOpenGL binds its platform at import, so each platform is timed in its own child process
-(``--worker PLATFORM``). Three numbers per platform, means over the frames after the first:
-``render`` (vertex normals, upload, draw, read back, blank-frame check), ``video`` (the whole
-:func:`meshtalk.render.render_video` path including H.264 encoding and the audio mux, per frame)
-and the one-off setup (platform probe + context). Writes the ``render`` section of
+(``--worker PLATFORM``). Three numbers per platform, over the frames after the first:
+``render`` (vertex normals, upload, draw, read back, blank-frame check; median), ``video`` (the
+whole :func:`meshtalk.render.render_video` path including H.264 encoding and the audio mux, per
+frame) and the one-off setup (platform probe + context). Writes the ``render`` section of
 ``docs/benchmarks.md``.
 """
 
@@ -78,8 +78,8 @@ def worker(name: str, frames: int, size: int) -> dict:
         "faces": int(len(faces)),
         "setup_s": setup,
         "default_supersample": default_ss,
-        "runs": {str(ss): {"first_s": t[0], "render_s": float(np.mean(t[1:])),
-                           "render_std_s": float(np.std(t[1:]))} for ss, t in per_ss.items()},
+        "runs": {str(ss): {"first_s": t[0], "render_s": float(np.median(t[1:])),
+                           "render_min_s": float(np.min(t[1:]))} for ss, t in per_ss.items()},
         "normals_s": normals,
         "video_s": summary.seconds_per_frame,
     }
@@ -116,8 +116,9 @@ def main() -> None:
     if args.worker:
         print(json.dumps(worker(args.worker, args.frames, args.size)))
         return
+    load = os.getloadavg()[0]
     rows = []
-    for name in ("osmesa", "egl"):
+    for name in ("egl", "osmesa"):
         result = run_child(name, args.frames, args.size)
         result["gl"] = renderer_string(name)
         rows.append(result)
@@ -130,10 +131,13 @@ def main() -> None:
         f"Machine: {platform.machine()}, {os.cpu_count()} CPU cores (shared), Python "
         f"{platform.python_version()}. "
         + (f"Mesh: {ok[0]['verts']} vertices / {ok[0]['faces']} faces (head-sized ellipsoid), "
-           f"{args.size}x{args.size}, {args.frames} frames of a jaw opening and closing; means "
+           f"{args.size}x{args.size}, {args.frames} frames of a jaw opening and closing; medians "
            "exclude the first frame." if ok else ""),
         "",
-        "| platform | anti-aliasing | render / frame | first frame | normals / frame | "
+        "*render*: vertex normals, upload, draw, read-back and blank-frame check of one frame; "
+        "*video*: the whole `render_video` per frame, H.264 encoding and audio mux included.",
+        "",
+        "| platform | anti-aliasing | render / frame, median | first frame | normals / frame | "
         "video / frame (default settings, incl. H.264 + AAC mux) | setup |",
         "|---|---|---|---|---|---|---|",
     ]
@@ -147,14 +151,21 @@ def main() -> None:
             default = int(ss) == r["default_supersample"]
             lines.append(
                 f"| {r['platform']} | {aa} | {1000 * run['render_s']:.0f} ms "
-                f"(± {1000 * run['render_std_s']:.0f}) | {1000 * run['first_s']:.0f} ms | "
+                f"(min {1000 * run['render_min_s']:.0f}) | {1000 * run['first_s']:.0f} ms | "
                 f"{1000 * r['normals_s']:.1f} ms | "
                 + (f"{1000 * r['video_s']:.0f} ms | {r['setup_s']:.2f} s |" if default else "| |")
             )
-    lines += ["", "GL renderer: " + "; ".join(f"{r['platform']}: {r['gl']}" for r in rows) + ".",
-              "OSMesa has no multisampling, so by default meshtalk renders at 2× and averages down "
-              "(4× the fragments); EGL draws with 4× MSAA. Compare rows with equal anti-aliasing "
-              "for image quality, the rows without for raw speed."]
+    gl = "; ".join(f"{r['platform']}: {r['gl']}" for r in rows)
+    lines += [
+        "",
+        f"GL renderer: {gl}. Load average at start: {load:.1f} (the cores are shared, so "
+        "medians move between runs; compare rows of one run).",
+        "",
+        "OSMesa has no multisampling, so by default meshtalk renders at 2× and averages down "
+        "(4× the fragments); EGL draws with 4× MSAA and is tried first. Rows with equal "
+        "anti-aliasing compare image quality at equal cost; the OSMesa row without it is raw "
+        "speed.",
+    ]
     markdown = "\n".join(lines)
     print(markdown)
     if not args.no_report:

@@ -23,7 +23,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "in. Frames are checked: a blank frame stops the command instead of being written."
         ),
     )
-    p.add_argument("sequence", type=Path, metavar="SEQUENCE", help="motion .npy, (T, V, 3) or (T, V*3)")
+    p.add_argument("sequence", type=Path, metavar="SEQUENCE",
+                   help="motion .npy, (T, V, 3) or (T, V*3)")
     p.add_argument("audio", type=Path, nargs="?", metavar="AUDIO",
                    help="speech to mux (wav/flac/ogg); omit for a silent video")
     p.add_argument("-o", "--output", type=Path, required=True, metavar="VIDEO.mp4")

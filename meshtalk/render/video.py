@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -265,7 +266,10 @@ class VideoWriter:
         self._log.seek(0)
         lines = [ln.strip() for ln in self._log.read().decode("utf-8", "replace").splitlines()
                  if ln.strip()]
-        return lines[-1][:300] if lines else "unknown error"
+        if not lines:
+            return "unknown error"
+        # Drop ffmpeg's "[out#0/mp4 @ 0x55d...]" context prefix: it means nothing to users.
+        return re.sub(r"^\[[^\]]* @ 0x[0-9a-fA-F]+\]\s*", "", lines[-1])[:300]
 
     def _cleanup(self) -> None:
         for tmp in (self._tmp, getattr(self, "_video_only", None)):

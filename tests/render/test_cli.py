@@ -35,7 +35,8 @@ def test_render_command_writes_video_with_sound(inputs, capsys):
     folder, seq, wav, mesh = inputs
     out = folder / "video.mp4"
     rc, stdout, _ = run(["render", str(seq), str(wav), "-o", str(out), "--mesh", str(mesh),
-                         "--size", "64", "--fps", str(FPS), "--no-progress", "--supersample", "2"], capsys)
+                         "--size", "64", "--fps", str(FPS), "--no-progress",
+                         "--supersample", "2"], capsys)
     assert rc == 0 and f"{NUM_FRAMES} frames" in stdout and "with audio" in stdout
     info = ffprobe(out)
     assert sorted(s["codec_type"] for s in info["streams"]) == ["audio", "video"]

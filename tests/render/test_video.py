@@ -1,4 +1,4 @@
-"""Tests for meshtalk/render/video.py: ffmpeg pipe, audio mux, atomic output (checked with ffprobe)."""
+"""Tests for meshtalk/render/video.py: ffmpeg pipe, audio mux, atomic output (ffprobe checks)."""
 
 from __future__ import annotations
 
@@ -137,3 +137,31 @@ def test_audio_duration_and_unreadable_audio(tmp_path):
         audio_duration(junk)
     with pytest.raises(MeshtalkError, match="not found"):
         audio_duration(tmp_path / "none.wav")
+
+
+@pytest.fixture
+def tiny_disk(tmp_path):
+    """A 12 KiB tmpfs (needs root and mount rights; skipped otherwise)."""
+    import subprocess
+
+    disk = tmp_path / "tiny"
+    disk.mkdir()
+    try:
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=12k", "tmpfs", str(disk)],
+                       check=True, capture_output=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        pytest.skip("cannot mount a tmpfs here (needs root)")
+    try:
+        yield disk
+    finally:
+        subprocess.run(["umount", str(disk)], check=False, capture_output=True, timeout=10)
+
+
+def test_disk_full_is_a_one_line_error_and_leaves_nothing(tiny_disk, wav):
+    rng = np.random.default_rng(0)
+    with pytest.raises(MeshtalkError, match="No space left on device") as err:
+        with VideoWriter(tiny_disk / "clip.mp4", FPS, (W, H), audio=wav) as writer:
+            for _ in range(NUM_FRAMES):  # noise does not compress: far more than 12 KiB
+                writer.write(rng.integers(0, 256, (H, W, 3), dtype=np.uint8))
+    assert "\n" not in str(err.value) and "@ 0x" not in str(err.value)
+    assert leftovers(tiny_disk) == []
