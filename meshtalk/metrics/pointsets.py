@@ -260,7 +260,7 @@ def hausdorff_distance(
 
 
 def _faces_tensor(faces: object, n_vertices: int, name: str, device) -> torch.Tensor:
-    f = torch.as_tensor(np.asarray(faces) if not isinstance(faces, torch.Tensor) else faces)
+    f = faces if isinstance(faces, torch.Tensor) else torch.from_numpy(np.ascontiguousarray(faces))
     if f.ndim != 2 or f.shape[1] != 3 or f.shape[0] == 0 or f.dtype.is_floating_point:
         raise MeshtalkError(f"{name}: expected integer faces of shape (F, 3), got {tuple(f.shape)} {f.dtype}")
     if int(f.min()) < 0 or int(f.max()) >= n_vertices:

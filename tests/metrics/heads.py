@@ -77,3 +77,41 @@ def random_rotation(seed: int) -> np.ndarray:
     if np.linalg.det(q) < 0:
         q[:, 0] = -q[:, 0]
     return q
+
+
+def opening_signal(n_frames: int, fps: float = 30.0, seed: int = 0) -> np.ndarray:
+    """A speech-like jaw-opening signal ``(T,)`` in metres: random syllable bumps, 0 to ~8 mm."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(n_frames) / fps
+    a = np.zeros(n_frames)
+    start = 0.1
+    while start < t[-1]:
+        dur = rng.uniform(0.12, 0.3)
+        amp = rng.uniform(0.003, 0.008)
+        inside = (t >= start) & (t < start + dur)
+        a[inside] += amp * np.sin(np.pi * (t[inside] - start) / dur) ** 2
+        start += dur + rng.uniform(0.02, 0.12)
+    return a
+
+
+def talking_sequence(vertices: np.ndarray, opening: np.ndarray) -> np.ndarray:
+    """Animate a neutral head ``(V, 3)``: the lower lip and jaw move down by ``opening[t]``.
+
+    Returns ``(T, V, 3)``.
+    """
+    v = np.asarray(vertices, dtype=np.float64)
+    below = np.clip((MOUTH_Y - v[:, 1]) / 0.003, 0.0, 1.0)  # 0 above the lip line, 1 below it
+    lateral = np.exp(-(v[:, 0] ** 2) / (2 * 0.035**2))
+    front = np.clip(v[:, 2] / 0.03, 0.0, 1.0)
+    w = below * lateral * front
+    out = np.repeat(v[None], len(opening), axis=0)
+    out[:, :, 1] -= np.asarray(opening)[:, None] * w[None, :]
+    return out
+
+
+def speech_audio(opening: np.ndarray, fps: float = 30.0, sample_rate: int = 16000, seed: int = 0) -> np.ndarray:
+    """Noise whose loudness follows the opening signal (speech is loud when the mouth is open)."""
+    rng = np.random.default_rng(seed)
+    n = int(len(opening) / fps * sample_rate)
+    env = np.interp(np.arange(n) / sample_rate, np.arange(len(opening)) / fps, opening)
+    return (env / max(opening.max(), 1e-12) * 0.5 + 0.01) * rng.normal(size=n)
