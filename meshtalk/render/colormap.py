@@ -65,7 +65,7 @@ def colorbar(height: int, vmin: float, vmax: float, *, width: int = 96, label: s
 
     img = Image.new("RGB", (width, height), background)
     draw = ImageDraw.Draw(img)
-    font = label_font(max(10, height // 40))
+    font = label_font(max(11, height // 28))
     top, bottom = int(0.12 * height), int(0.88 * height)
     bar_w = max(8, width // 5)
     ramp = heat_colors(np.linspace(1.0, 0.0, max(bottom - top, 2)), 0.0, 1.0)

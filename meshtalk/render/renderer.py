@@ -240,7 +240,8 @@ class MeshRenderer:
             prim = pr.Primitive(
                 positions=verts.astype(np.float32), normals=normals, indices=self.faces,
                 color_0=None if colors is None else rgba,
-                material=self._plain if colors is None else self._painted, mode=4)
+                material=self._plain if colors is None else self._painted,
+                mode=pr.constants.GLTF.TRIANGLES)
             if self._mesh_node is not None:
                 self._scene.remove_node(self._mesh_node)
             self._mesh_node = self._scene.add(pr.Mesh([prim]))

@@ -230,7 +230,5 @@ def _compose(renderer: MeshRenderer, motion, compare, errors, error_max, t, labe
         panels.append(renderer.render(motion[t], heat_colors(errors[t], 0.0, error_max),
                                       index=t).color)
     if len(panels) == 1 and legend is None and labels is None:
-        image = panels[0]
-        return image if image.shape[0] % 2 == 0 and image.shape[1] % 2 == 0 else \
-            side_by_side(panels)
+        return panels[0]  # size is even, as H.264 in yuv420p needs
     return side_by_side(panels, labels, legend=legend)

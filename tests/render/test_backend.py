@@ -93,3 +93,43 @@ def test_real_probe_finds_a_working_platform():
     results = [probe_platform(name) for name in ("osmesa", "egl")]
     assert any(r.ok for r in results), [r.detail for r in results]
     assert all(r.detail for r in results)
+
+
+def test_missing_pyrender_names_the_extra(monkeypatch):
+    import importlib.util
+
+    from meshtalk.errors import MissingExtraError
+    from meshtalk.render import backend
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(backend, "_chosen", None)
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "pyrender" else real(name, *a))
+    with pytest.raises(MissingExtraError, match=r"meshtalk\[render\]"):
+        backend.ensure_platform()
+
+
+@needs_pyrender
+def test_platform_is_chosen_before_opengl_is_imported():
+    """In a fresh process: importing meshtalk.render loads no OpenGL; the first renderer picks
+    a platform, exports it, and PyOpenGL runs on that platform."""
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, os, numpy as np\n"
+        "import meshtalk.render as mr\n"
+        "assert 'OpenGL' not in sys.modules and 'pyrender' not in sys.modules\n"
+        "v = np.array([[0,0,0],[1,0,0],[0,1,0]], float); f = np.array([[0,1,2]])\n"
+        "r = mr.MeshRenderer(f, mr.frame_face(v), 16)\n"
+        "import OpenGL.platform as p\n"
+        "print(os.environ['PYOPENGL_PLATFORM'], type(p.PLATFORM).__name__)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != ENV_VAR}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr[-500:]
+    chosen, platform_class = out.stdout.split()
+    assert chosen in DEFAULT_CANDIDATES
+    assert chosen.lower() in platform_class.lower()
