@@ -177,12 +177,13 @@ class MeshRenderer:
         self.camera = camera
         self._incidence: sp.csr_matrix | None = None
         self._num_verts = int(faces.max()) + 1
+        if supersample is not None and (int(supersample) != supersample
+                                        or not 1 <= supersample <= 4):
+            raise ValueError(f"supersample must be an integer in 1..4, got {supersample}")
         pyrender = import_pyrender()
         self._pyrender = pyrender
         if supersample is None:
             supersample = 2 if ensure_platform() == "osmesa" else 1
-        if int(supersample) != supersample or not 1 <= supersample <= 4:
-            raise ValueError(f"supersample must be an integer in 1..4, got {supersample}")
         self.supersample = int(supersample)
         self._scene = pyrender.Scene(bg_color=[*background, 1.0], ambient_light=[0.06] * 3)
         cam = pyrender.PerspectiveCamera(yfov=camera.yfov, znear=camera.znear, zfar=camera.zfar,

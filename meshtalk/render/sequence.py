@@ -61,6 +61,9 @@ def as_motion(motion: np.ndarray, num_verts: int | None = None, name: str = "mot
     arr = np.asarray(motion)
     if not np.issubdtype(arr.dtype, np.number):
         raise MeshtalkError(f"{name} must be numeric, got dtype {arr.dtype}")
+    if arr.ndim == 2 and arr.shape[1] == 3 and num_verts != 1:
+        raise MeshtalkError(f"{name} has shape {arr.shape}, a single mesh (V, 3); a motion "
+                            "sequence is (T, V, 3) or (T, V*3)")
     if arr.ndim == 2 and arr.shape[1] % 3 == 0:
         arr = arr.reshape(arr.shape[0], -1, 3)
     if arr.ndim != 3 or arr.shape[2] != 3:

@@ -117,3 +117,7 @@ def test_as_motion_accepts_flat_faceformer_layout():
     np.testing.assert_array_equal(m[1, 2], [18, 19, 20])
     with pytest.raises(MeshtalkError, match="has 4 vertices per frame but the mesh has 5"):
         as_motion(flat, 5)
+    with pytest.raises(MeshtalkError, match=r"single mesh \(V, 3\)"):
+        as_motion(np.zeros((10, 3)), 10)
+    with pytest.raises(MeshtalkError, match="numeric"):
+        as_motion(np.array([["a", "b", "c"]]))
