@@ -112,8 +112,8 @@ class EspeakEngine:
     name = "espeak"
     #: Curated English voices and variants (accent × variant): distinct enough to count as voices.
     VOICES = (
-        "en-us", "en-us+m3", "en-us+f3", "en-us+f4", "en", "en-gb-x-rp+m5",
-        "en-gb-scotland", "en-029+m2", "en-us-nyc+f2",
+        "en-us", "en-us+m3", "en-us+f3", "en-us-nyc+f2", "en", "en+f2", "en-gb-x-rp+m5",
+        "en-gb-scotland", "en-gb-x-gbclan",
     )
     missing_message = (
         "voice '{voice}' needs libespeak-ng: pip install 'meshtalk[speech]' "
@@ -226,12 +226,59 @@ class EspeakEngine:
             end_sample = events[k + 1][0] if k + 1 < len(events) else len(audio)
             start, end = sample / sr, end_sample / sr
             labels = espeak_labels(mnemonic)
-            if len(labels) == 1:
+            if not labels:                       # a modifier: its span belongs to the phone before
+                if segments:
+                    segments[-1] = (segments[-1][0], segments[-1][1], end)
+            elif len(labels) == 1:
                 segments.append((labels[0], start, end))
             else:
                 cut = start + 0.6 * (end - start)
                 segments += [(labels[0], start, cut), (labels[1], cut, end)]
-        return EngineOutput(audio, sr, _contiguous(segments, duration))
+        return EngineOutput(audio, sr, _contiguous(_stop_closures(segments, audio, sr), duration))
+
+
+_VOICELESS_STOPS = frozenset({"P", "T", "K", "CH"})
+_CLOSURE_MAX_S = 0.08
+_CLOSURE_KEEP = 0.4
+_CLOSURE_LEVEL = 0.3
+_ENVELOPE_S = 0.005
+
+
+def _stop_closures(
+    segments: list[tuple[str, float, float]], audio: np.ndarray, sr: int
+) -> list[tuple[str, float, float]]:
+    """Move espeak-ng's voiceless-stop events from the release back to the closure onset.
+
+    espeak-ng emits the phoneme event of /p t k tʃ/ at the burst, so the stop's closure (the
+    silent gap, during which the lips are already sealed for /p/) is counted in the phone before.
+    The onset is found in the audio itself: the last moment before the event at which the 5 ms
+    peak envelope is still ≥ 30 % of the previous phone's peak, searched no further back than
+    80 ms and never taking more than 60 % of the previous phone. Stops after a pause stay as they
+    are (their closure is in the pause).
+    """
+    out = list(segments)
+    win = max(1, int(_ENVELOPE_S * sr))
+    for k in range(1, len(out)):
+        label, start, end = out[k]
+        prev_label, prev_start, _ = out[k - 1]
+        if label not in _VOICELESS_STOPS or prev_label == SILENCE or prev_label in _VOICELESS_STOPS:
+            continue
+        e = int(round(start * sr))
+        q0 = int(round(prev_start * sr))
+        lo = max(q0 + int(_CLOSURE_KEEP * (e - q0)), e - int(_CLOSURE_MAX_S * sr))
+        head = np.abs(audio[q0: q0 + max(win, int(0.6 * (e - q0)))])
+        if e - lo < win or head.size == 0:
+            continue
+        level = _CLOSURE_LEVEL * float(head.max())
+        onset = lo
+        for t in range(e, lo - 1, -max(1, win // 2)):
+            if np.abs(audio[max(t - win, 0): t]).max(initial=0.0) >= level:
+                onset = t
+                break
+        if onset < e:
+            out[k - 1] = (prev_label, prev_start, onset / sr)
+            out[k] = (label, onset / sr, end)
+    return out
 
 
 # ------------------------------------------------------------------------------------------- flite

@@ -64,7 +64,8 @@ _ARPABET_ALIASES = {
 }
 
 #: espeak-ng English mnemonics (stress marks removed) → shared phones. A tuple of two phones means
-#: the espeak phone's span is split between them (60 % / 40 %).
+#: the espeak phone's span is split between them (60 % / 40 %); an empty tuple joins the span to
+#: the phone before.
 ESPEAK_TO_ARPABET: dict[str, tuple[str, ...]] = {
     # pauses and boundaries
     "_": (SILENCE,), "_:": (SILENCE,), "_!": (SILENCE,), "_|": (SILENCE,), "_^_": (SILENCE,),
@@ -87,6 +88,7 @@ ESPEAK_TO_ARPABET: dict[str, tuple[str, ...]] = {
     "S": ("SH",), "Z": ("ZH",), "h": ("HH",), "x": ("K",), "C": ("HH",),
     "tS": ("CH",), "dZ": ("JH",), "l": ("L",), "l/": ("L",), "l/2": ("L",), "L": ("L",),
     "r": ("R",), "r-": ("R",), "*": ("T",), "w": ("W",), "W": ("W",), "j": ("Y",),
+    ";": (), "#": (),   # modifiers (palatalisation, …): their span joins the phone before
     "z/2": ("Z",), "s2": ("S",), "z#": ("Z",), "hw": ("W",),
 }
 
@@ -124,7 +126,7 @@ def espeak_labels(mnemonic: str) -> tuple[str, ...]:
         mnemonic: the event's ``id.string`` (``"'aI"``, ``"@2"``, ``"_:"``).
 
     Returns:
-        One or two shared labels; unknown mnemonics fall back to a close relative (logged).
+        None, one or two shared labels (none: a modifier whose span joins the previous phone); unknown mnemonics fall back to a close relative (logged).
     """
     key = mnemonic.strip().lstrip(_STRESS_MARKS)
     if key in ESPEAK_TO_ARPABET:

@@ -44,7 +44,7 @@ TEST_VOICES: tuple[str, ...] = (
     "flite:awb",
     "festival:ked_diphone",
     "espeak:en-gb-scotland",
-    "espeak:en-us+f4",
+    "espeak:en+f2",
 )
 
 _RATE_RANGE = (0.5, 2.0)
