@@ -289,20 +289,27 @@ def save_utterance(utt: Utterance, wav_path: str | os.PathLike) -> tuple[Path, P
 
     wav_path = Path(wav_path)
     json_path = wav_path.with_name(wav_path.stem + ".phones.json")
-    doc = {
+    header = {
         "text": utt.text, "voice": utt.voice, "sample_rate": utt.sample_rate,
         "rate": utt.rate, "pitch": utt.pitch, "duration": round(utt.duration, 6),
-        "phone_set": "ARPAbet (CMU, no stress) + SIL",
-        "phones": [{"label": p.label, "start": round(p.start, 6), "end": round(p.end, 6)} for p in utt.phones],
+        "phone_set": "ARPAbet (CMU, no stress) + SIL", "units": "seconds",
     }
+    phone_lines = ",\n".join(
+        "  " + json.dumps({"label": p.label, "start": round(p.start, 6), "end": round(p.end, 6)})
+        for p in utt.phones
+    )
+    text = json.dumps(header, indent=1)[:-2] + ',\n "phones": [\n' + phone_lines + "\n ]\n}\n"
+    umask = os.umask(0)
+    os.umask(umask)
     for path, write in (
         (wav_path, lambda f: soundfile.write(f, utt.audio, utt.sample_rate, subtype="PCM_16", format="WAV")),
-        (json_path, lambda f: f.write((json.dumps(doc, indent=1) + "\n").encode())),
+        (json_path, lambda f: f.write(text.encode())),
     ):
         fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
         try:
             with os.fdopen(fd, "wb") as f:
                 write(f)
+            os.chmod(tmp, 0o666 & ~umask)
             os.replace(tmp, path)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)

@@ -226,3 +226,26 @@ def test_save_and_load_round_trip(tmp_path):
         load_phones(bad)
     with pytest.raises(MeshtalkError, match="cannot read"):
         load_phones(tmp_path / "missing.json")
+
+
+def test_demo_speech_bundle():
+    """data/demo/speech.wav and its timeline: 16 kHz mono, ≈10 s, a held-out voice, aligned."""
+    import soundfile
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[3]
+    wav, js = root / "data" / "demo" / "speech.wav", root / "data" / "demo" / "speech.phones.json"
+    assert wav.stat().st_size < 1_000_000
+    info = soundfile.info(str(wav))
+    assert info.samplerate == 16000 and info.channels == 1 and 8.0 <= info.duration <= 12.0
+    doc = json.loads(js.read_text())
+    assert doc["voice"] in TEST_VOICES
+    phones = load_phones(js)
+    assert phones[-1].end == pytest.approx(info.duration, abs=1e-3)
+    assert sum(p.label in {"P", "B", "M"} for p in phones) >= 10
+    pytest.importorskip("pocketsphinx")
+    from meshtalk.data.synth.align import align, boundary_errors
+
+    audio, sr = soundfile.read(str(wav), dtype="float32")
+    forced = align(audio, sr, doc["text"], pronunciation=[p.label for p in phones])
+    assert boundary_errors(phones, forced).mean() <= 0.020
