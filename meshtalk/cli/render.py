@@ -83,7 +83,7 @@ def load_sequence(path: Path, what: str = "sequence") -> np.ndarray:
     if not path.is_file():
         raise MeshtalkError(f"{what} not found: {path}")
     try:
-        return np.load(path, allow_pickle=False)
+        return np.load(path, allow_pickle=False, mmap_mode="r")  # frames are read as needed
     except (ValueError, OSError, EOFError) as exc:
         raise MeshtalkError(f"cannot read {what} {path} as a .npy array: "
                             f"{' '.join(str(exc).split())}") from exc

@@ -19,6 +19,9 @@ from meshtalk.render.video import VideoWriter, audio_duration, check_writable
 
 logger = logging.getLogger(__name__)
 
+_CHUNK = 256  # frames validated at a time
+_MAX_SAMPLE_FRAMES = 300  # frames sampled to set the heat map's range
+
 
 @dataclass(frozen=True)
 class RenderSummary:
@@ -73,12 +76,34 @@ def as_motion(motion: np.ndarray, num_verts: int | None = None, name: str = "mot
     if num_verts is not None and arr.shape[1] != num_verts:
         raise MeshtalkError(f"{name} has {arr.shape[1]} vertices per frame but the mesh has "
                             f"{num_verts}; they must share the mesh's vertex order")
-    bad = ~np.isfinite(arr)
-    if bad.any():
-        frames = np.unique(np.nonzero(bad)[0])
-        raise MeshtalkError(f"{name} contains NaN or inf in {len(frames)} frame(s), first at "
-                            f"frame {frames[0]}")
+    bad_frames = []
+    for start in range(0, arr.shape[0], _CHUNK):  # chunks: a memory-mapped .npy stays on disk
+        finite = np.isfinite(arr[start:start + _CHUNK]).all(axis=(1, 2))
+        bad_frames.extend(start + np.flatnonzero(~finite))
+    if bad_frames:
+        raise MeshtalkError(f"{name} contains NaN or inf in {len(bad_frames)} frame(s), first at "
+                            f"frame {bad_frames[0]}")
     return arr.astype(np.float32, copy=False)
+
+
+def sequence_bounds(*motions: np.ndarray) -> np.ndarray:
+    """Corners of the axis-aligned box around every frame of every sequence.
+
+    Args:
+        motions: each (T, V, 3).
+
+    Returns:
+        (8, 3) float64 corners (enough for :func:`~meshtalk.render.camera.frame_face`).
+    """
+    lo = np.full(3, np.inf)
+    hi = np.full(3, -np.inf)
+    for motion in motions:
+        for start in range(0, len(motion), _CHUNK):
+            chunk = np.asarray(motion[start:start + _CHUNK], np.float64)
+            lo = np.minimum(lo, chunk.min(axis=(0, 1)))
+            hi = np.maximum(hi, chunk.max(axis=(0, 1)))
+    return np.array([[x, y, z] for x in (lo[0], hi[0]) for y in (lo[1], hi[1])
+                     for z in (lo[2], hi[2])])
 
 
 def render_video(
@@ -119,7 +144,8 @@ def render_video(
         neutral: (V, 3) rest shape for the displacement heat map without ``compare``
             (default: the first frame of ``motion``).
         error_max: distance shown with the hottest colour (default: the 99th percentile over
-            all frames and vertices, so one outlier does not wash out the map).
+            all vertices of up to 300 evenly spaced frames, so one outlier does not wash out the
+            map).
         size: height and width of each panel in pixels (even).
         face_direction: (3,) direction the face looks at (towards the camera).
         up: (3,) the head's up direction.
@@ -174,15 +200,22 @@ def render_video(
     errors = None
     if heatmap:
         if compare is not None:
-            errors = np.linalg.norm(motion - compare, axis=2)
+            def errors(t):
+                return np.linalg.norm(motion[t] - compare[t], axis=-1)
         else:
             rest = motion[0] if neutral is None else as_motion(
                 np.asarray(neutral)[None], num_verts, name="the neutral mesh")[0]
-            errors = np.linalg.norm(motion - rest, axis=2)
+
+            def errors(t):
+                return np.linalg.norm(motion[t] - rest, axis=-1)
         if error_max is None:
-            error_max = float(np.percentile(errors, 99))
-        if not error_max > 0:
-            error_max = float(errors.max()) or 1.0
+            sample = errors(np.unique(np.linspace(0, num_frames - 1, _MAX_SAMPLE_FRAMES,
+                                                  dtype=np.int64)))
+            error_max = float(np.percentile(sample, 99))
+            if not error_max > 0:
+                error_max = float(sample.max()) or 1.0
+        elif not error_max > 0:
+            raise MeshtalkError(f"the heat map's maximum must be positive, got {error_max}")
     names = ["motion"] + (["compare"] if compare is not None else []) + \
             (["error" if compare is not None else "displacement"] if heatmap else [])
     if labels is not None:
@@ -192,7 +225,7 @@ def render_video(
     else:
         labels = names if len(names) > 1 else None
 
-    bounds = motion if compare is None else np.concatenate([motion, compare], axis=1)
+    bounds = sequence_bounds(motion) if compare is None else sequence_bounds(motion, compare)
     camera = frame_face(bounds, face_direction, up)
     bg255 = tuple(int(round(c * 255)) for c in BACKGROUND)
     legend = None
@@ -230,7 +263,7 @@ def _compose(renderer: MeshRenderer, motion, compare, errors, error_max, t, labe
     if compare is not None:
         panels.append(renderer.render(compare[t], index=t).color)
     if errors is not None:
-        panels.append(renderer.render(motion[t], heat_colors(errors[t], 0.0, error_max),
+        panels.append(renderer.render(motion[t], heat_colors(errors(t), 0.0, error_max),
                                       index=t).color)
     if len(panels) == 1 and legend is None and labels is None:
         return panels[0]  # size is even, as H.264 in yuv420p needs

@@ -121,3 +121,29 @@ def test_as_motion_accepts_flat_faceformer_layout():
         as_motion(np.zeros((10, 3)), 10)
     with pytest.raises(MeshtalkError, match="numeric"):
         as_motion(np.array([["a", "b", "c"]]))
+
+
+def test_sequence_bounds_cover_every_frame_of_every_sequence():
+    from meshtalk.render import sequence
+
+    rng = np.random.default_rng(2)
+    a = rng.normal(size=(600, 5, 3))  # more frames than one validation chunk
+    b = rng.normal(size=(600, 5, 3)) + 3.0
+    corners = sequence.sequence_bounds(a, b)
+    both = np.concatenate([a, b]).reshape(-1, 3)
+    np.testing.assert_array_equal(corners.min(axis=0), both.min(axis=0))
+    np.testing.assert_array_equal(corners.max(axis=0), both.max(axis=0))
+    assert corners.shape == (8, 3)
+
+
+def test_nan_late_in_a_long_sequence_is_found():
+    m = np.zeros((700, 4, 3), np.float32)
+    m[650, 1, 2] = np.inf
+    with pytest.raises(MeshtalkError, match="in 1 frame.*first at frame 650"):
+        as_motion(m)
+
+
+def test_error_max_must_be_positive(tmp_path, head, motion):
+    with pytest.raises(MeshtalkError, match="maximum must be positive"):
+        render_video(motion, head[1], tmp_path / "v.mp4", heatmap=True, error_max=0.0,
+                     size=SIZE, progress=False)
