@@ -239,7 +239,7 @@ def _mirror(p: np.ndarray) -> np.ndarray:
 
 # Unit-scale layout (before ``scale``): head centre near the origin, mouth at y ≈ -0.056.
 _MOUTH_Y = -0.056
-_SLIT_HALF_HEIGHT = 0.0007
+_SLIT_HALF_HEIGHT = 0.0005
 _SLIT_DEPTH = 0.022
 
 
@@ -435,7 +435,7 @@ def _landmarks(params: HeadParams) -> MouthLandmarks:
     lay = _layout(params)
     back = np.array([0.0, 0.0, -1.0])
     my = lay["mouth_y"] * s
-    edge = (_SLIT_HALF_HEIGHT + 0.0006) * s
+    edge = (_SLIT_HALF_HEIGHT + 0.0003) * s
     front = 0.2 * s
 
     def hit(x: float, y: float) -> np.ndarray:

@@ -8,8 +8,10 @@ Components (all in the head's mouth frame, see :class:`MouthFrame`):
       the occlusal plane (the plane through the hinge axis and the mouth slit), with a blend
       across it that is sharp at the lips (so the lips part) and wide on the cheeks;
     * **lips**: the upper lip rises by a share of the opening, the lower lip follows the jaw and
-      is corrected so that the lip midpoints end exactly ``lip_aperture * max_lip_aperture``
-      apart (0 = lips pressed together, also when the jaw is open, as in /p b m/);
+      is corrected so that the lip midpoints end exactly ``rest_gap + lip_aperture *
+      max_lip_aperture`` apart. The midpoints sit on the two rims of the mouth slit, ``rest_gap``
+      (1–2 mm) apart on the neutral head: ``lip_aperture = 0`` keeps the lips in contact as on
+      the neutral head, also when the jaw is open (/p b m/), so silence is the neutral face;
     * **protrusion**: lips forward, mouth corners drawn in (rounding);
     * **spread**: mouth corners out, slightly back and up;
     * soft, compactly supported falloff to cheeks, chin and throat; the upper face (above the
@@ -216,7 +218,7 @@ class MouthField:
         s, hw = self.scale, self.frame.half_width
         u, v, n = q[:, 0], q[:, 1], q[:, 2]
         lateral = _bump(u / (1.05 * hw), power=2)
-        blend = 0.0008 * s
+        blend = 0.0006 * s
         above = _smoothstep((v + blend) / (2.0 * blend))
         depth = _smoothstep((n + 0.03 * s) / (0.025 * s))
         upper = lateral * above * _bump(np.maximum(v, 0.0) / (0.022 * s)) * depth
@@ -248,11 +250,11 @@ class MouthField:
         u, v, n = q[:, 0], q[:, 1], q[:, 2]
         mask = self._region_mask(q)
 
-        # jaw: below the occlusal plane; the blend is 0.8 mm wide at the lips, 12 mm on cheeks
+        # jaw: below the occlusal plane; the blend is 0.6 mm wide at the lips, 12 mm on cheeks
         sigma = q @ fr.occlusal_normal
         rho2 = (u / (1.15 * hw)) ** 2 + (np.minimum(n, 0.0) / (0.025 * s)) ** 2
         near_lips = _bump(np.sqrt(rho2))
-        width = 0.0008 * s + (0.012 * s - 0.0008 * s) * (1.0 - near_lips)
+        width = 0.0006 * s + (0.012 * s - 0.0006 * s) * (1.0 - near_lips)
         below = 1.0 - _smoothstep((sigma + width) / (2.0 * width))
         jaw_weight = (mask * below)[:, None]
         r = q - fr.hinge
@@ -299,14 +301,11 @@ class MouthField:
                          *np.zeros((6, len(a)))], axis=1)
         # where the base field alone takes the two lip midpoints: (T, 2, 3)
         moved = np.einsum("tk,kij->tij", base[:, :4], self._anchor_basis[:4])
-        # wanted offset upper − lower: 0 when closed, the rest offset at the rest aperture,
-        # then growing straight up; C¹ in the aperture.
+        # wanted offset upper − lower: the neutral one (lips in contact) at aperture 0, then
+        # opening straight up along the frame's y axis
         opening = aperture * self.params.max_lip_aperture * self.scale
-        ratio = np.clip(opening / self._rest_gap, 0.0, None)
-        blend = np.where(ratio < 1.0, 1.0 - (1.0 - ratio) ** 2, 1.0)
         ey = self.frame.axes[1]
-        offset = (blend[:, None] * (self._rest_offset - self._rest_gap * ey)
-                  + opening[:, None] * ey)
+        offset = self._rest_offset + opening[:, None] * ey
         change = offset - self._rest_offset
         target_upper = moved[:, 0] + self.params.upper_lip_share * change
         target_lower = target_upper - offset + self._rest_offset
@@ -359,6 +358,8 @@ def lip_opening(head: Head, articulation: ArticulationLike | np.ndarray | dict,
                 params: MotionParams | None = None) -> np.ndarray:
     """Distance between the displaced lip midpoints per frame (the mouth-opening curve).
 
+    Equals ``head.landmarks.rest_gap + lip_aperture * max_lip_aperture * scale`` exactly.
+
     Args:
         head: the head.
         articulation: T frames.
@@ -374,8 +375,6 @@ def lip_opening(head: Head, articulation: ArticulationLike | np.ndarray | dict,
 
 
 def rest_articulation(head: Head, params: MotionParams | None = None) -> np.ndarray:
-    """(4,) articulation that leaves the head exactly neutral (lip_aperture = rest gap)."""
-    p = params if params is not None else MotionParams()
-    gap = head.landmarks.rest_gap
-    return np.array([0.0, gap / (p.max_lip_aperture * head.params.scale), 0.0, 0.0])
-
+    """(4,) articulation that leaves ``head`` exactly neutral: all zeros (jaw closed, lips in
+    contact, no protrusion or spread)."""
+    return np.zeros(4)

@@ -73,7 +73,7 @@ def test_landmarks_are_on_the_surface_and_consistent():
     assert lm.left_corner[0] > 0 > lm.right_corner[0]
     np.testing.assert_allclose(lm.left_corner * [-1, 1, 1], lm.right_corner, atol=1e-9)
     assert lm.upper_lip[1] > lm.lower_lip[1]
-    assert 0.0005 < lm.rest_gap < 0.004
+    assert 0.0005 < lm.rest_gap < 0.002
     mouth_width = np.linalg.norm(lm.left_corner - lm.right_corner)
     assert 0.035 < mouth_width < 0.065
     np.testing.assert_allclose(lm.hinge_axis, [1.0, 0.0, 0.0], atol=1e-12)

@@ -79,7 +79,9 @@ def test_upper_face_and_back_of_head_do_not_move():
 def test_lips_close_on_zero_aperture_whatever_the_jaw(jaw):
     head = _head()
     art = np.array([[jaw, 0.0, 0.4, -0.3], [jaw, 0.0, 0.0, 0.8]])
-    np.testing.assert_allclose(lip_opening(head, art), 0.0, atol=1e-9)
+    # lips in contact as on the neutral head: the landmarks keep their rest distance
+    np.testing.assert_allclose(lip_opening(head, art), head.landmarks.rest_gap, atol=1e-9)
+    assert head.landmarks.rest_gap < 0.002
 
 
 def test_lip_opening_follows_aperture_and_jaw_lowers_the_chin():
@@ -88,8 +90,9 @@ def test_lip_opening_follows_aperture_and_jaw_lowers_the_chin():
     aperture = np.array([0.2, 0.5, 0.8])
     art = np.column_stack([0.8 * aperture, aperture, np.zeros(3), np.zeros(3)])
     opening = lip_opening(head, art, params)
-    np.testing.assert_allclose(opening, aperture * params.max_lip_aperture * head.params.scale,
-                               rtol=1e-9)
+    np.testing.assert_allclose(
+        opening, head.landmarks.rest_gap + aperture * params.max_lip_aperture * head.params.scale,
+        rtol=1e-9)
     # the chin (lowest front point of the face) moves down and back with the jaw
     v = head.verts
     front = v[:, 2] > head.landmarks.mouth_center[2] - 0.03
@@ -143,7 +146,7 @@ def test_field_is_continuous_in_time():
     step = np.linalg.norm(np.diff(d, axis=0), axis=-1).max(axis=1)
     curve_step = np.abs(np.diff(a, axis=0)).max(axis=1)
     assert np.all(step <= 0.04 * head.params.scale * curve_step + 1e-12)
-    assert lip_opening(head, a[12:13])[0] < 1e-4
+    assert lip_opening(head, a[12:13])[0] < head.landmarks.rest_gap + 1e-4
 
 
 def _closest_on_mesh(verts, faces, points):
