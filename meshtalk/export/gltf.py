@@ -8,9 +8,10 @@ the animation into a shape-key action; Unity, Unreal, Godot and three.js read it
 Two encodings (``mode``):
 
 * ``"pca"`` (default, compact): the displacements from the neutral mesh, ``motion - neutral``
-  (T, 3V), are approximated by their K leading principal directions (an uncentred SVD computed in
-  float64). K is ``n_components`` or the smallest K whose largest per-vertex error is at most
-  ``max_error``. To keep every weight in [0, 1] (Blender clamps shape-key values to the slider
+  (T, 3V), are approximated by their K leading principal directions (an uncentred PCA in
+  float64, from at most :data:`MAX_BASIS_FRAMES` evenly spaced frames; every frame is encoded and
+  measured). K is ``n_components`` or the smallest K whose largest per-vertex error over all
+  frames is at most ``max_error`` (searched upward from the bound the spectrum gives). To keep every weight in [0, 1] (Blender clamps shape-key values to the slider
   range, which its importer does not widen past the first key), component k spans
   ``[a_k, b_k] ∋ 0`` of its coefficients: the target is ``(b_k - a_k) u_k``, the stored base is
   ``neutral + Σ a_k u_k`` and the mesh's default weights ``-a_k / (b_k - a_k)`` give back the
@@ -48,6 +49,11 @@ GLB_MODES = ("pca", "exact")
 DEFAULT_RELATIVE_MAX_ERROR = 2e-4
 #: Most PCA components chosen automatically.
 MAX_AUTO_COMPONENTS = 256
+#: The PCA directions come from at most this many evenly spaced frames (all frames are encoded
+#: and measured).
+MAX_BASIS_FRAMES = 1024
+#: Components added per step while searching for the smallest basis meeting ``max_error``.
+_SEARCH_BLOCK = 8
 #: Above this many frames ``mode="exact"`` logs a warning (one shape key per frame).
 EXACT_FRAMES_WARNING = 600
 
@@ -144,37 +150,79 @@ def _reconstruction_errors(neutral: np.ndarray, motion: np.ndarray, base: np.nda
     return worst, total / (num_frames * num_verts)
 
 
-def _principal_directions(disp: np.ndarray, k_max: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Leading right singular vectors of ``disp`` (T, N) and the coefficients on them.
+class _PrincipalBasis:
+    """Principal directions of displacements ``disp`` (T, N), rows computed on demand.
+
+    The directions come from the Gram matrix of at most :data:`MAX_BASIS_FRAMES` evenly spaced
+    frames (all frames for shorter clips), in float64; ``spectrum`` holds its eigenvalues in
+    decreasing order (zero ones dropped), ``rows(k)`` the first k orthonormal directions.
+    """
+
+    def __init__(self, disp: np.ndarray, k_max: int):
+        from scipy.linalg import eigh
+
+        step = max(1, -(-disp.shape[0] // MAX_BASIS_FRAMES))
+        self.sample = disp[::step]
+        n_sample, n_coords = self.sample.shape
+        small_side = n_coords < n_sample  # eigen-decompose the smaller Gram matrix
+        gram = self.sample.T @ self.sample if small_side else self.sample @ self.sample.T
+        self.total = float(np.trace(gram))
+        size = len(gram)
+        k = min(k_max, size)
+        evals, evecs = eigh(gram, subset_by_index=[size - k, size - 1])
+        evals, evecs = evals[::-1], evecs[:, ::-1]
+        keep = evals > max(float(evals[0]), 0.0) * 1e-20 if len(evals) else np.zeros(0, bool)
+        self.spectrum, evecs = evals[keep], evecs[:, keep]
+        if small_side:
+            self._rows, self._evecs = evecs.T.copy(), None
+        else:
+            self._rows, self._evecs = np.zeros((0, n_coords)), evecs
+
+    @property
+    def rank(self) -> int:
+        """Directions available (nonzero eigenvalues, at most ``k_max``)."""
+        return len(self.spectrum)
+
+    def rows(self, k: int) -> np.ndarray:
+        """(k, N) the first k directions (k <= rank)."""
+        have = len(self._rows)
+        if k > have:
+            more = (self._evecs[:, have:k].T @ self.sample) / np.sqrt(self.spectrum[have:k])[:, None]
+            self._rows = np.vstack([self._rows, more])
+        return self._rows[:k]
+
+    def lower_bound(self, max_error: float, num_verts: int) -> int:
+        """Fewest directions whose RMS error on the sampled frames is within ``max_error``.
+
+        The largest per-vertex error over all frames is at least that RMS, so no smaller basis
+        can meet ``max_error``. Returns ``rank`` when even that is not enough.
+        """
+        tails = self.total - np.concatenate([[0.0], np.cumsum(self.spectrum)])  # tails[k]
+        rms = np.sqrt(np.maximum(tails, 0.0) / (len(self.sample) * num_verts))
+        meets = np.nonzero(rms <= max_error)[0]
+        return int(meets[0]) if len(meets) else self.rank
+
+
+def _errors_for_each_k(disp: np.ndarray, coeffs: np.ndarray, basis: np.ndarray, k_from: int) -> np.ndarray:
+    """Largest per-vertex error of the rank-k reconstructions, k = k_from .. len(basis).
+
+    Args:
+        disp: (T, 3V) displacements; coeffs: (T, K) = disp @ basis.T; basis: (K, 3V).
 
     Returns:
-        coeffs: (T, k) = disp @ basis.T; basis: (k, N) orthonormal rows, by decreasing
-        singular value. k <= k_max (directions with zero singular value are dropped).
+        (K - k_from + 1,) float64.
     """
     num_frames = disp.shape[0]
-    if num_frames <= 2048:
-        gram = disp @ disp.T
-        evals, evecs = np.linalg.eigh(gram)
-        order = np.argsort(evals)[::-1][:k_max]
-        evals, evecs = evals[order], evecs[:, order]
-        keep = evals > max(evals[0], 0.0) * 1e-24 if len(evals) else np.zeros(0, bool)
-        evals, evecs = evals[keep], evecs[:, keep]
-        basis = (evecs.T @ disp) / np.sqrt(evals)[:, None]
-    else:  # randomised range finder (Halko et al.), a few power iterations
-        rng = np.random.default_rng(seed)
-        width = min(k_max + 16, min(disp.shape))
-        sample = disp @ rng.standard_normal((disp.shape[1], width))
-        for _ in range(3):
-            sample, _ = np.linalg.qr(sample)
-            sample = disp @ (disp.T @ sample)
-        q, _ = np.linalg.qr(sample)
-        _, sing, vt = np.linalg.svd(q.T @ disp, full_matrices=False)
-        keep = sing > sing[0] * 1e-12 if len(sing) else np.zeros(0, bool)
-        basis = vt[keep][:k_max]
-    # re-orthonormalise (Gram route loses digits for tiny singular values)
-    q, r = np.linalg.qr(basis.T)
-    basis = (q * np.sign(np.diag(r))[None, :]).T
-    return disp @ basis.T, basis
+    worst = np.zeros(len(basis) - k_from + 1)
+    for t0 in range(0, num_frames, _FRAMES_PER_CHUNK):
+        sl = slice(t0, t0 + _FRAMES_PER_CHUNK)
+        resid = disp[sl] - coeffs[sl, :k_from] @ basis[:k_from]
+        for j in range(len(worst)):
+            if j:
+                resid -= np.outer(coeffs[sl, k_from + j - 1], basis[k_from + j - 1])
+            sq = (resid.reshape(len(resid), -1, 3) ** 2).sum(axis=2)
+            worst[j] = max(worst[j], float(sq.max()))
+    return np.sqrt(worst)
 
 
 def _quantise_pca(neutral: np.ndarray, coeffs: np.ndarray, basis: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -236,32 +284,35 @@ def encode_morph_animation(
         elif not np.isfinite(max_error) or max_error < 0:
             raise MeshtalkError(f"max_error must be a finite number >= 0, got {max_error!r}")
         disp = (motion - neutral[None]).reshape(num_frames, -1)
-        cap = min(num_frames, disp.shape[1],
-                  int(n_components) if n_components is not None else MAX_AUTO_COMPONENTS)
-        coeffs, basis = _principal_directions(disp, cap)
-        base64 = neutral.reshape(-1)
-
-        def error_with(k: int) -> float:
-            return _reconstruction_errors(neutral, motion, base64, coeffs[:, :k], basis[:k])[0]
-
-        k = basis.shape[0]
-        if n_components is None and k > 0:
-            lo, hi = 0, k  # error_with(hi) is the best we can do; find the smallest k meeting it
-            if error_with(hi) <= max_error:
-                while lo < hi:
-                    mid = (lo + hi) // 2
-                    if error_with(mid) <= max_error:
-                        hi = mid
-                    else:
-                        lo = mid + 1
-                k = hi
-            else:
-                log.warning("PCA with %d components leaves an error above max_error=%.3g; "
-                            "using %d (or use mode='exact')", k, max_error, k)
-        k = max(k, 1)
-        if basis.shape[0] == 0:  # the motion never leaves the neutral mesh
+        pca = _PrincipalBasis(disp, int(n_components) if n_components is not None
+                              else MAX_AUTO_COMPONENTS)
+        if pca.rank == 0:  # the motion never leaves the neutral mesh
             coeffs, basis = np.zeros((num_frames, 1)), np.zeros((1, disp.shape[1]))
-        base, flat_targets, weights, default = _quantise_pca(neutral, coeffs[:, :k], basis[:k])
+        elif n_components is not None:
+            basis = pca.rows(min(int(n_components), pca.rank))
+            coeffs = disp @ basis.T
+        else:
+            cap = pca.rank
+            k = max(1, min(pca.lower_bound(max_error, num_verts), cap))
+            while True:  # extend the basis by blocks until the budget is met (or the cap)
+                top = min(k + _SEARCH_BLOCK, cap)
+                basis = pca.rows(top)
+                coeffs = disp @ basis.T
+                errors = _errors_for_each_k(disp, coeffs, basis, k)
+                meets = np.nonzero(errors <= max_error)[0]
+                if len(meets):
+                    k += int(meets[0])
+                    break
+                if top == cap:
+                    log.warning("PCA with %d components leaves an error of %.3g above "
+                                "max_error=%.3g; use more components or mode='exact'",
+                                cap, errors[-1], max_error)
+                    k = cap
+                    break
+                k = top + 1
+            basis, coeffs = basis[:k], coeffs[:, :k]
+        k = len(basis)
+        base, flat_targets, weights, default = _quantise_pca(neutral, coeffs, basis)
         base = base.reshape(num_verts, 3)
         targets = flat_targets.reshape(k, num_verts, 3)
     worst, mean = _reconstruction_errors(
