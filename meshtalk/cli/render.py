@@ -27,7 +27,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="motion .npy, (T, V, 3) or (T, V*3)")
     p.add_argument("audio", type=Path, nargs="?", metavar="AUDIO",
                    help="speech to mux (wav/flac/ogg); omit for a silent video")
-    p.add_argument("-o", "--output", type=Path, required=True, metavar="VIDEO.mp4")
+    p.add_argument("-o", "--output", type=Path, required=True, metavar="VIDEO.mp4",
+                   help="the video to write (replaced only once it is complete)")
     p.add_argument("--mesh", type=Path, metavar="MESH",
                    help="mesh (.obj/.ply/...) whose triangles and vertex order SEQUENCE uses")
     p.add_argument("--fps", type=float, default=30.0, help="frame rate of SEQUENCE (default 30)")
@@ -41,8 +42,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--labels", nargs="+", metavar="TEXT", help="one title per panel")
     p.add_argument("--size", type=int, default=512, help="panel size in pixels (default 512)")
     p.add_argument("--face-direction", default="+z", metavar="AXIS",
-                   help="direction the face looks at: +z, -x, ... or x,y,z (default +z)")
-    p.add_argument("--up", default="+y", metavar="AXIS", help="the head's up axis (default +y)")
+                   help="direction the face looks at: +z, +x, ... or x,y,z (default +z); "
+                        "write negative ones with '=': --face-direction=-x")
+    p.add_argument("--up", default="+y", metavar="AXIS",
+                   help="the head's up axis (default +y; --up=-z for a negative one)")
     p.add_argument("--fit-audio", action="store_true",
                    help="pad or cut the audio to the motion's length when they differ")
     p.add_argument("--supersample", type=int, choices=(1, 2, 3, 4), metavar="N",

@@ -10,7 +10,8 @@ Order: a platform the user set in ``PYOPENGL_PLATFORM`` (no fallback: if it fail
 so); otherwise EGL, then OSMesa. EGL comes first because it draws with 4× multisampling and can use
 a GPU; on Mesa llvmpipe, OSMesa is faster only without anti-aliasing, and with the 2×2
 supersampling that :class:`~meshtalk.render.renderer.MeshRenderer` then applies to match EGL's
-image quality it is about 2× slower (see ``benchmarks/render.py``).
+image quality it is about 2× slower (see ``benchmarks/render.py``). With a display (and always
+on macOS and Windows, which have neither), pyrender's hidden pyglet window is the last resort.
 """
 
 from __future__ import annotations
@@ -26,13 +27,18 @@ from meshtalk.errors import MeshtalkError, MissingExtraError
 
 logger = logging.getLogger(__name__)
 
-#: Platforms tried, in order, when the user did not set ``PYOPENGL_PLATFORM``.
+#: Headless platforms tried, in order, on Linux when the user did not set ``PYOPENGL_PLATFORM``.
 DEFAULT_CANDIDATES: tuple[str, ...] = ("egl", "osmesa")
+
+#: Not a PyOpenGL platform: pyrender's own hidden window (pyglet), used when
+#: ``PYOPENGL_PLATFORM`` is unset. Needs a display; the only choice on macOS and Windows.
+WINDOWED = "pyglet"
 
 #: What to install for each platform (shown when none works).
 INSTALL_HINTS: Mapping[str, str] = {
     "osmesa": "apt-get install libosmesa6 and pip install 'PyOpenGL>=3.1.5'",
     "egl": "apt-get install libegl1 libgl1-mesa-dri (or an NVIDIA driver with EGL)",
+    WINDOWED: "a desktop session with OpenGL and pip install 'pyglet<2'",
 }
 
 ENV_VAR = "PYOPENGL_PLATFORM"
@@ -87,6 +93,8 @@ def probe_platform(platform: str, timeout: float = PROBE_TIMEOUT_S) -> ProbeResu
     """
     env = dict(os.environ)
     env[ENV_VAR] = platform
+    if platform == WINDOWED:
+        del env[ENV_VAR]
     try:
         proc = subprocess.run(
             [sys.executable, "-c", _PROBE_SCRIPT],
@@ -105,7 +113,7 @@ _chosen: ProbeResult | None = None
 
 
 def select_platform(
-    candidates: Sequence[str] = DEFAULT_CANDIDATES,
+    candidates: Sequence[str] | None = None,
     *,
     environ: MutableMapping[str, str] | None = None,
     probe: Callable[[str], ProbeResult] = probe_platform,
@@ -114,14 +122,16 @@ def select_platform(
     """Pick the OpenGL platform for offscreen rendering and export it as ``PYOPENGL_PLATFORM``.
 
     Args:
-        candidates: platforms to try in order when the user has not set ``PYOPENGL_PLATFORM``.
+        candidates: platforms to try in order when the user has not set ``PYOPENGL_PLATFORM``
+            (default: :func:`default_candidates`).
         environ: the environment to read and update (default ``os.environ``).
         probe: how to test one platform (default: :func:`probe_platform`, a child process).
         opengl_imported: whether PyOpenGL is already imported in this process (default: looked
             up in ``sys.modules``); then its platform is fixed and is used as it is.
 
     Returns:
-        The chosen platform name, also written to ``environ["PYOPENGL_PLATFORM"]``.
+        The chosen platform name, also written to ``environ["PYOPENGL_PLATFORM"]`` (except
+        ``"pyglet"``, which is pyrender's choice when the variable is unset).
 
     Raises:
         MeshtalkError: the user's platform does not work, or no candidate works (the message
@@ -147,10 +157,13 @@ def select_platform(
         logger.info("OpenGL platform %s (from %s): %s", user, ENV_VAR, result.detail)
         return user
     failures = []
+    if candidates is None:
+        candidates = default_candidates(environ=env)
     for name in candidates:
         result = probe(name)
         if result.ok:
-            env[ENV_VAR] = name
+            if name != WINDOWED:
+                env[ENV_VAR] = name
             if failures:
                 logger.warning("OpenGL platform %s unavailable (%s); using %s",
                                failures[0].platform, failures[0].detail, name)
@@ -160,6 +173,26 @@ def select_platform(
     tried = "; ".join(f"{r.platform}: {r.detail}" for r in failures)
     hints = " or ".join(INSTALL_HINTS.get(r.platform, r.platform) for r in failures)
     raise MeshtalkError(f"no headless OpenGL platform works ({tried}); to fix: {hints}")
+
+
+def default_candidates(system: str | None = None,
+                       environ: Mapping[str, str] | None = None) -> tuple[str, ...]:
+    """Platforms worth trying on this system, in order.
+
+    Args:
+        system: ``sys.platform`` (default: this one).
+        environ: the environment (default ``os.environ``), to see whether a display exists.
+
+    Returns:
+        On Linux: EGL, OSMesa, and a hidden window last when a display is set. Elsewhere (macOS,
+        Windows, which have neither EGL nor OSMesa from PyOpenGL): the hidden window.
+    """
+    system = sys.platform if system is None else system
+    env = os.environ if environ is None else environ
+    if not system.startswith("linux"):
+        return (WINDOWED,)
+    has_display = bool(env.get("DISPLAY") or env.get("WAYLAND_DISPLAY"))
+    return DEFAULT_CANDIDATES + ((WINDOWED,) if has_display else ())
 
 
 def ensure_platform() -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 
 import pytest
 
@@ -10,6 +11,7 @@ from meshtalk.errors import MeshtalkError
 from meshtalk.render.backend import (
     DEFAULT_CANDIDATES,
     ENV_VAR,
+    default_candidates,
     ProbeResult,
     probe_platform,
     select_platform,
@@ -29,6 +31,31 @@ def fake_probe(working: set[str], calls: list[str]):
 
 def test_default_order_is_egl_then_osmesa():
     assert DEFAULT_CANDIDATES == ("egl", "osmesa")
+
+
+@pytest.mark.parametrize("system, environ, expected", [
+    ("linux", {}, ("egl", "osmesa")),
+    ("linux", {"DISPLAY": ":0"}, ("egl", "osmesa", "pyglet")),
+    ("darwin", {}, ("pyglet",)),
+    ("win32", {}, ("pyglet",)),
+])
+def test_default_candidates_per_system(system, environ, expected):
+    assert default_candidates(system, environ) == expected
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux defaults")
+def test_headless_linux_tries_egl_then_osmesa_by_default():
+    calls = []
+    with pytest.raises(MeshtalkError):
+        select_platform(environ={}, probe=fake_probe(set(), calls), opengl_imported=False)
+    assert calls == ["egl", "osmesa"]
+
+
+def test_windowed_choice_leaves_the_variable_unset():
+    env, calls = {}, []
+    assert select_platform(["pyglet"], environ=env, probe=fake_probe({"pyglet"}, calls),
+                           opengl_imported=False) == "pyglet"
+    assert ENV_VAR not in env
 
 
 def test_first_working_candidate_wins_without_probing_the_rest():
@@ -115,7 +142,6 @@ def test_platform_is_chosen_before_opengl_is_imported():
     a platform, exports it, and PyOpenGL runs on that platform."""
     import os
     import subprocess
-    import sys
 
     code = (
         "import sys, os, numpy as np\n"
@@ -124,12 +150,13 @@ def test_platform_is_chosen_before_opengl_is_imported():
         "v = np.array([[0,0,0],[1,0,0],[0,1,0]], float); f = np.array([[0,1,2]])\n"
         "r = mr.MeshRenderer(f, mr.frame_face(v), 16)\n"
         "import OpenGL.platform as p\n"
-        "print(os.environ['PYOPENGL_PLATFORM'], type(p.PLATFORM).__name__)\n"
+        "print(os.environ.get('PYOPENGL_PLATFORM', 'pyglet'), type(p.PLATFORM).__name__)\n"
     )
     env = {k: v for k, v in os.environ.items() if k != ENV_VAR}
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
                          timeout=120)
     assert out.returncode == 0, out.stderr[-500:]
     chosen, platform_class = out.stdout.split()
-    assert chosen in DEFAULT_CANDIDATES
-    assert chosen.lower() in platform_class.lower()
+    assert chosen in DEFAULT_CANDIDATES + ("pyglet",)
+    if chosen != "pyglet":  # the windowed route uses GLX/WGL/CGL
+        assert chosen.lower() in platform_class.lower()
