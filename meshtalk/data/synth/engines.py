@@ -104,6 +104,7 @@ _ESPEAK_PITCH = 3
 _ESPEAK_DEFAULT_WPM = 175
 _ESPEAK_DEFAULT_PITCH = 50
 _ESPEAK_CHARS_UTF8 = 1
+_ESPEAK_NOISE_SEED = 1
 
 
 class EspeakEngine:
@@ -210,6 +211,7 @@ class EspeakEngine:
         wpm = int(round(np.clip(_ESPEAK_DEFAULT_WPM * rate, 80, 450)))
         lib.espeak_SetParameter(_ESPEAK_RATE, wpm, 0)
         lib.espeak_SetParameter(_ESPEAK_PITCH, int(round(np.clip(_ESPEAK_DEFAULT_PITCH * pitch, 0, 100))), 0)
+        _seed_noise(lib)
         self._chunks, self._events = [], []
         data = text.encode("utf-8") + b"\0"
         buf = ctypes.create_string_buffer(data, len(data))
@@ -235,6 +237,19 @@ class EspeakEngine:
                 cut = start + 0.6 * (end - start)
                 segments += [(labels[0], start, cut), (labels[1], cut, end)]
         return EngineOutput(audio, sr, _contiguous(_stop_closures(segments, audio, sr), duration))
+
+
+def _seed_noise(lib: ctypes.CDLL) -> None:
+    """Seed the noise sources of breathy variants (f1–f5 …) so that they repeat exactly.
+
+    espeak-ng ≥ 1.52 has its own generator (``espeak_ng_SetRandSeed``); older releases draw from
+    the C library's ``rand()``, which is seeded instead.
+    """
+    if hasattr(lib, "espeak_ng_SetRandSeed"):
+        lib.espeak_ng_SetRandSeed(ctypes.c_long(_ESPEAK_NOISE_SEED))
+    else:
+        libc = ctypes.CDLL(ctypes.util.find_library("c"))
+        libc.srand(ctypes.c_uint(_ESPEAK_NOISE_SEED))
 
 
 _VOICELESS_STOPS = frozenset({"P", "T", "K", "CH"})
