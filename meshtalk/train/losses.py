@@ -1,0 +1,117 @@
+"""Training losses: registered (vertex MSE, temporal velocity, lip-weighted) and unregistered (Chamfer).
+
+All motion tensors are (T, V, 3) for one sequence; the velocity loss differences along time
+(axis 0), not along the vertex index.
+"""
+
+from __future__ import annotations
+
+import torch
+
+
+def vertex_mse(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Mean squared vertex error ``mean over (t, v, xyz) of (pred - target)^2``.
+
+    Args:
+        pred: (T, V, 3) predicted positions.
+        target: (T, V, 3) ground truth in the same vertex order.
+    """
+    _check_same(pred, target)
+    return torch.mean((pred - target) ** 2)
+
+
+def velocity_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """MSE between frame-to-frame velocities: ``mean((dp/dt - dg/dt)^2)`` over time steps.
+
+    Args:
+        pred: (T, V, 3).
+        target: (T, V, 3).
+
+    Returns:
+        A scalar; zero when T < 2.
+    """
+    _check_same(pred, target)
+    if pred.shape[0] < 2:
+        return pred.sum() * 0.0
+    return torch.mean(((pred[1:] - pred[:-1]) - (target[1:] - target[:-1])) ** 2)
+
+
+def lip_weighted_mse(pred: torch.Tensor, target: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """Vertex MSE weighted per vertex (e.g. 1 on the lips, 0 elsewhere).
+
+    Args:
+        pred: (T, V, 3).
+        target: (T, V, 3).
+        weights: (V,) non-negative vertex weights.
+
+    Returns:
+        ``sum_v w_v mean_{t,xyz}(err^2) / sum_v w_v``.
+    """
+    _check_same(pred, target)
+    if weights.shape != pred.shape[1:2]:
+        raise ValueError(f"weights must be (V,) = ({pred.shape[1]},), got {tuple(weights.shape)}")
+    per_vertex = ((pred - target) ** 2).mean(dim=(0, 2))
+    return (per_vertex * weights).sum() / weights.sum().clamp(min=1e-12)
+
+
+def chamfer_loss(
+    pred: torch.Tensor,
+    target: torch.Tensor,
+    target_lengths: torch.Tensor | None = None,
+    *,
+    frame_chunk: int = 8,
+    point_chunk: int = 4096,
+) -> torch.Tensor:
+    """Per-frame symmetric Chamfer distance (squared), averaged over frames.
+
+    For each frame t with predicted points P_t and target points Q_t (only the first
+    ``target_lengths[t]`` rows of ``target[t]`` are points; the rest is padding and is never
+    used): ``mean_{p in P_t} min_q |p - q|^2 + mean_{q in Q_t} min_p |p - q|^2``.
+    Memory is bounded by chunking frames and predicted points: at most
+    ``frame_chunk * point_chunk * P`` distances exist at once.
+
+    Args:
+        pred: (T, V, 3) predicted positions.
+        target: (T, P, 3) target points, padded along P.
+        target_lengths: (T,) valid points per target frame (default: all P).
+        frame_chunk: frames per chunk.
+        point_chunk: predicted points per chunk.
+
+    Returns:
+        Scalar loss.
+    """
+    if pred.dim() != 3 or target.dim() != 3 or pred.shape[0] != target.shape[0]:
+        raise ValueError(f"pred (T, V, 3) and target (T, P, 3) need the same T; got "
+                         f"{tuple(pred.shape)} and {tuple(target.shape)}")
+    n_frames, n_pred, n_tgt = pred.shape[0], pred.shape[1], target.shape[1]
+    if target_lengths is None:
+        target_lengths = torch.full((n_frames,), n_tgt, dtype=torch.long, device=pred.device)
+    target_lengths = torch.as_tensor(target_lengths, device=pred.device)
+    if bool((target_lengths < 1).any()) or bool((target_lengths > n_tgt).any()):
+        raise ValueError(f"target_lengths must be in [1, {n_tgt}]")
+    total = pred.new_zeros(())
+    for f0 in range(0, n_frames, frame_chunk):
+        p = pred[f0:f0 + frame_chunk]
+        q = target[f0:f0 + frame_chunk]
+        lens = target_lengths[f0:f0 + frame_chunk]
+        valid = torch.arange(n_tgt, device=pred.device)[None] < lens[:, None]      # (t, P)
+        max_len = int(lens.max())
+        q, valid = q[:, :max_len], valid[:, :max_len]
+        q_min = torch.full(q.shape[:2], float("inf"), device=pred.device, dtype=pred.dtype)
+        p_term = pred.new_zeros(())
+        for v0 in range(0, n_pred, point_chunk):
+            pc = p[:, v0:v0 + point_chunk]
+            d = torch.cdist(pc, q).pow(2)                                            # (t, v, P)
+            d = d.masked_fill(~valid[:, None, :], float("inf"))
+            p_term = p_term + d.min(dim=2).values.sum()
+            q_min = torch.minimum(q_min, d.min(dim=1).values)
+        p_term = p_term / n_pred
+        q_term = (q_min.masked_fill(~valid, 0.0).sum(dim=1) / lens.to(pred.dtype)).sum()
+        total = total + p_term + q_term
+    return total / n_frames
+
+
+def _check_same(pred: torch.Tensor, target: torch.Tensor) -> None:
+    if pred.shape != target.shape or pred.dim() != 3:
+        raise ValueError(f"pred and target must both be (T, V, 3); got {tuple(pred.shape)} and "
+                         f"{tuple(target.shape)}")
