@@ -205,6 +205,7 @@ class MeshRenderer:
         except Exception as exc:  # noqa: BLE001 - any OpenGL failure becomes one line
             raise RenderError(f"could not create an offscreen OpenGL context: {_one_line(exc)}") \
                 from exc
+        _reuse_shader_programs(self._renderer)
 
     def render(self, verts: np.ndarray, colors: np.ndarray | None = None,
                index: int | None = None) -> Frame:
@@ -324,6 +325,37 @@ def side_by_side(
         draw.text((tx, max(4, h // 60)), label, fill=(30, 30, 30), font=font)
         x0 += width
     return np.asarray(img)
+
+
+def _reuse_shader_programs(offscreen) -> None:
+    """Make pyrender compile each shader program once per renderer, not once per frame.
+
+    pyrender keys its program cache on the current context object; with OSMesa, PyOpenGL hands
+    out a new pointer object for the same context on every call, so each frame compiled the
+    shaders again (about 6 ms) and kept the old programs alive. One renderer owns one context,
+    so the key can leave the context out.
+    """
+    cache = getattr(getattr(offscreen, "_renderer", None), "_program_cache", None)
+    if cache is None or not hasattr(cache, "get_program") or not hasattr(cache, "clear"):
+        logger.debug("pyrender internals changed; shader programs are not shared")
+        return
+    programs: dict = {}
+    compile_program, clear = cache.get_program, cache.clear
+
+    def get_program(vertex_shader, fragment_shader, geometry_shader=None, defines=None):
+        key = (vertex_shader, fragment_shader, geometry_shader,
+               tuple(sorted((defines or {}).items())))
+        if key not in programs:
+            programs[key] = compile_program(vertex_shader, fragment_shader,
+                                            geometry_shader=geometry_shader, defines=defines)
+        return programs[key]
+
+    def clear_all():
+        programs.clear()
+        clear()
+
+    cache.get_program = get_program
+    cache.clear = clear_all
 
 
 def _downsample(color: np.ndarray, depth: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:

@@ -178,3 +178,16 @@ def test_default_rendering_is_anti_aliased(head):
 def test_bad_supersample_is_refused(head):
     with pytest.raises(ValueError, match="supersample"):
         MeshRenderer(head[1], frame_face(head[0]), SIZE, supersample=0)
+
+
+@needs_pyrender
+def test_shaders_are_compiled_once_not_per_frame(head):
+    verts, faces = head
+    with MeshRenderer(faces, frame_face(verts), 32) as r:
+        cache = r._renderer._renderer._program_cache
+        for t in range(4):
+            r.render(verts * (1 + 0.01 * t))
+        assert len(cache._program_cache) == 1
+        r.render(verts, heat_colors(verts[:, 0]))  # vertex colours: one more program
+        r.render(verts)
+        assert len(cache._program_cache) == 2
