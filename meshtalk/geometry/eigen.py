@@ -42,7 +42,10 @@ from meshtalk.errors import MeshtalkError
 log = logging.getLogger(__name__)
 
 METHODS = ("auto", "lanczos", "arpack", "dense")
-DENSE_MAX_VERTS = 2000
+DENSE_MAX_VERTS = 400
+#: below this size ARPACK (one vector at a time) beats the block method; measured in
+#: benchmarks/operators.py
+LANCZOS_MIN_VERTS = 30_000
 
 
 @dataclasses.dataclass(frozen=True)
@@ -373,8 +376,8 @@ def laplacian_eigenbasis(
         L: (V, V) symmetric PSD sparse matrix (scipy or torch).
         mass: (V,) lumped mass, all > 0.
         k: number of eigenpairs; if ``k > V`` all V are returned (with a warning).
-        method: ``"auto"`` (dense for V ≤ 2000, else ``"lanczos"``), ``"lanczos"``, ``"arpack"``
-            or ``"dense"``.
+        method: ``"auto"`` (dense for V ≤ 400, ARPACK below 30k vertices, else ``"lanczos"``),
+            ``"lanczos"``, ``"arpack"`` or ``"dense"``.
         tol: relative residual tolerance of the iterative methods.
         seed: seed of the random start (results are deterministic for a given seed).
         device: where the dense work runs (``"cpu"``, ``"cuda"``, ...; default CPU).
@@ -409,9 +412,9 @@ def laplacian_eigenbasis(
         k = n
     sigma = 1e-2 / mass.sum()
     if method == "auto":
-        method = "dense" if n <= DENSE_MAX_VERTS else "lanczos"
+        method = "dense" if n <= DENSE_MAX_VERTS else "arpack" if n < LANCZOS_MIN_VERTS else "lanczos"
     if method != "dense" and k > n // 3:
-        if n <= 4 * DENSE_MAX_VERTS:
+        if n <= 8000:
             method = "dense"
         else:
             raise MeshtalkError(f"k={k} is too large for a {n}-vertex surface (at most V/3 = {n // 3})")

@@ -1,0 +1,120 @@
+"""Eigenbasis against analytic spectra and against independent solvers."""
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+import torch
+import trimesh
+
+from meshtalk.errors import MeshtalkError
+from meshtalk.geometry.eigen import eigen_residuals, laplacian_eigenbasis
+from meshtalk.geometry.laplacian import cotan_laplacian
+from tests.geometry.shapes import bumpy_sphere, fibonacci_sphere, grid
+
+DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+
+
+@pytest.fixture(scope="module")
+def sphere10k():
+    v, f = fibonacci_sphere(10_000)
+    return cotan_laplacian(v, f)
+
+
+@pytest.mark.parametrize("method", ["lanczos", "arpack"])
+def test_unit_sphere_spectrum_is_l_l_plus_1_with_multiplicity(sphere10k, method):
+    L, mass = sphere10k
+    basis = laplacian_eigenbasis(L, mass, 36, method=method)
+    evals = basis.evals.numpy()
+    assert abs(evals[0]) < 1e-8
+    for l in range(1, 6):  # band l holds indices l^2 .. (l+1)^2 - 1: multiplicity 2l+1
+        band = evals[l * l : (l + 1) ** 2]
+        assert len(band) == 2 * l + 1
+        np.testing.assert_allclose(band, l * (l + 1), rtol=0.01)
+    # M-orthonormal, residuals reported and small
+    gram = basis.evecs.T @ (torch.as_tensor(mass)[:, None] * basis.evecs)
+    assert (gram - torch.eye(36, dtype=gram.dtype)).abs().max() < 1e-4
+    assert basis.residuals.shape == (36,)
+    assert float(basis.residuals.max()) < 1e-5
+
+
+def test_flat_unit_square_matches_neumann_spectrum():
+    v, f = grid(61)  # 3721 vertices, h = 1/60
+    L, mass = cotan_laplacian(v, f)
+    k = 20
+    basis = laplacian_eigenbasis(L, mass, k, method="lanczos")
+    exact = np.sort([np.pi**2 * (m * m + n * n) for m in range(8) for n in range(8)])[:k]
+    np.testing.assert_allclose(basis.evals.numpy()[1:], exact[1:], rtol=0.01)
+    assert basis.evals[0] < 1e-8
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_methods_agree_with_dense_oracle(device):
+    v, f = bumpy_sphere(1200, seed=3)
+    L, mass = cotan_laplacian(v, f)
+    k = 40
+    ref = laplacian_eigenbasis(L, mass, k + 8, method="dense")  # extra modes: cut inside no cluster
+    for method in ["lanczos", "arpack"]:
+        b = laplacian_eigenbasis(L, mass, k, method=method, device=device)
+        assert b.evecs.device.type == device
+        np.testing.assert_allclose(b.evals.cpu().numpy()[1:], ref.evals.numpy()[1:k], rtol=1e-8)
+        # subspace agreement through M-weighted projectors onto the first 30 modes
+        m = torch.as_tensor(mass)
+        P1 = b.evecs.cpu()[:, :30]
+        P2 = ref.evecs[:, :30]
+        overlap = P1.T @ (m[:, None] * P2)  # (30, 30), orthogonal if the subspaces agree
+        sv = torch.linalg.svdvals(overlap)
+        assert float((1 - sv).abs().max()) < 1e-6
+
+
+def test_deterministic_and_sign_fixed():
+    v, f = bumpy_sphere(3000, seed=1)
+    L, mass = cotan_laplacian(v, f)
+    a = laplacian_eigenbasis(L, mass, 24, method="lanczos", seed=0)
+    b = laplacian_eigenbasis(L, mass, 24, method="lanczos", seed=0)
+    assert torch.equal(a.evecs, b.evecs)
+    idx = a.evecs.abs().argmax(dim=0)
+    assert (a.evecs[idx, torch.arange(24)] > 0).all()
+
+
+def test_two_meshings_of_one_surface_share_the_spectrum():
+    scale = np.array([1.0, 0.8, 0.6])
+    ico = trimesh.creation.icosphere(subdivisions=5)  # 10,242 vertices, another triangulation
+    v1, f1 = np.asarray(ico.vertices) * scale, np.asarray(ico.faces)
+    v2, f2 = fibonacci_sphere(6000)
+    v2 = v2 * scale
+    e1 = laplacian_eigenbasis(*cotan_laplacian(v1, f1), 20).evals.numpy()
+    e2 = laplacian_eigenbasis(*cotan_laplacian(v2, f2), 20).evals.numpy()
+    np.testing.assert_allclose(e1[1:], e2[1:], rtol=0.02)
+
+
+def test_disconnected_mesh_has_one_zero_eigenvalue_per_component():
+    v, f = fibonacci_sphere(2500)
+    verts = np.concatenate([v, v + 3.0])
+    faces = np.concatenate([f, f + len(v)])
+    b = laplacian_eigenbasis(*cotan_laplacian(verts, faces), 6, method="lanczos")
+    assert (b.evals[:2] < 1e-8).all() and b.evals[2] > 0.5
+
+
+def test_residual_function_is_independent_of_the_solver():
+    v, f = bumpy_sphere(1200)
+    L, mass = cotan_laplacian(v, f)
+    w, U = np.linalg.eigh(np.diag(mass**-0.5) @ L.toarray() @ np.diag(mass**-0.5))
+    phi = (mass**-0.5)[:, None] * U[:, :10]
+    assert float(eigen_residuals(L, mass, w[:10], phi).max()) < 1e-8
+    assert float(eigen_residuals(L, mass, w[:10] * 1.01, phi)[1:].min()) > 5e-3
+
+
+def test_bad_arguments_raise_one_line_errors():
+    v, f = fibonacci_sphere(500)
+    L, mass = cotan_laplacian(v, f)
+    with pytest.raises(MeshtalkError, match="mass"):
+        laplacian_eigenbasis(L, np.where(np.arange(500) == 3, 0.0, mass), 4)
+    with pytest.raises(MeshtalkError, match="unknown eigensolver"):
+        laplacian_eigenbasis(L, mass, 4, method="magic")
+    with pytest.raises(MeshtalkError, match="k must be"):
+        laplacian_eigenbasis(L, mass, 0)
+    with pytest.raises(MeshtalkError, match="do not match"):
+        laplacian_eigenbasis(L, mass[:-1], 4)
+    big = sp.block_diag([L] * 20).tocsr()  # 10k vertices
+    with pytest.raises(MeshtalkError, match="too large"):
+        laplacian_eigenbasis(big, np.tile(mass, 20), 5000, method="lanczos")

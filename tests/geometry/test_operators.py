@@ -1,0 +1,58 @@
+import numpy as np
+import pytest
+import torch
+
+from meshtalk.errors import MeshtalkError
+from meshtalk.geometry import eigen
+from meshtalk.geometry.operators import compute_operators
+from tests.geometry.shapes import bumpy_sphere, fibonacci_sphere
+
+
+def _check(ops, n):
+    assert ops.mass.shape == (n,) and ops.evecs.shape[0] == n and ops.frames.shape == (n, 3, 3)
+    assert ops.L.layout == torch.sparse_csr and ops.grad_x.shape == (n, n)
+    for t in (ops.mass, ops.evals, ops.evecs, ops.frames):
+        assert t.dtype == torch.float32 and torch.isfinite(t).all()
+    m = ops.mass.double()
+    gram = ops.evecs.double().T @ (m[:, None] * ops.evecs.double())
+    assert (gram - torch.eye(ops.k, dtype=torch.float64)).abs().max() < 1e-4
+
+
+def test_mesh_operators():
+    v, f = bumpy_sphere(2500)
+    ops = compute_operators(v, f, 32)
+    _check(ops, 2500)
+    assert ops.laplacian == "cotan"
+    assert float(ops.residuals.max()) < 1e-4
+    ones = torch.ones(2500, 1)
+    assert (ops.L @ ones).abs().max() < 1e-4
+
+
+def test_point_cloud_operators_approximate_the_sphere_spectrum():
+    v, _ = fibonacci_sphere(4000)
+    ops = compute_operators(v, None, 16)
+    _check(ops, 4000)
+    assert ops.laplacian == "pointcloud"
+    np.testing.assert_allclose(ops.evals[1:4].numpy(), 2.0, rtol=0.05)
+    np.testing.assert_allclose(ops.evals[4:9].numpy(), 6.0, rtol=0.05)
+
+
+def test_raw_scan_with_fin_degenerate_faces_and_unused_vertices():
+    v, f = bumpy_sphere(2000)
+    n = len(v)
+    v = np.concatenate([v, [[5.0, 5.0, 5.0]], [[0.0, 0.0, 1.6]]])
+    f = np.concatenate([f, [[0, 1, 0]], [[f[0, 0], f[0, 1], n + 1]], [[3, 4, 5]]])  # degenerate, fin, ...
+    ops = compute_operators(v, f, 24)
+    _check(ops, n + 2)
+    assert ops.laplacian == "robust"
+    assert ops.mass[n] == 0  # the unused vertex is a passenger
+    nearest = int(np.argmin(np.linalg.norm(v[:n] - v[n], axis=1)))
+    assert torch.equal(ops.evecs[n], ops.evecs[nearest])
+
+
+def test_huge_scan_is_refused_up_front(monkeypatch):
+    monkeypatch.setattr(eigen, "available_memory_bytes", lambda: 2 * 2**30)
+    with pytest.raises(MeshtalkError, match="decimate") as exc:
+        eigen.check_memory(2_000_000, 128, name="scan.ply")
+    assert "GiB" in str(exc.value) and "scan.ply" in str(exc.value)
+    eigen.check_memory(5_000, 128)  # small meshes pass
