@@ -66,15 +66,21 @@ def test_side_by_side_with_error_heat_map(tmp_path, head, motion, wav):
     assert heat > plain + 15  # the heat-map panel is coloured, the plain ones are grey
 
 
-def test_fit_audio_pads_and_strict_mode_refuses(tmp_path, head, motion):
-    long_wav = write_wav(tmp_path / "long.wav", NUM_FRAMES / FPS + 0.2)
+@needs_ffprobe
+@pytest.mark.parametrize("extra_seconds", [0.2, -0.15])
+def test_fit_audio_cuts_or_pads_and_strict_mode_refuses(tmp_path, head, motion, extra_seconds):
+    wav = write_wav(tmp_path / "speech.wav", NUM_FRAMES / FPS + extra_seconds)
     out = tmp_path / "v.mp4"
     with pytest.raises(MeshtalkError, match="audio lasts .* --fps .* --fit-audio"):
-        render_video(motion, head[1], out, long_wav, fps=FPS, size=SIZE, progress=False)
+        render_video(motion, head[1], out, wav, fps=FPS, size=SIZE, progress=False)
     assert not out.exists()
-    render_video(motion, head[1], out, long_wav, fps=FPS, size=SIZE, progress=False,
+    render_video(motion, head[1], out, wav, fps=FPS, size=SIZE, progress=False,
                  fit_audio=True)
-    assert out.exists()
+    info = ffprobe(out)
+    streams = {s["codec_type"]: s for s in info["streams"]}
+    assert int(streams["video"]["nb_read_frames"]) == NUM_FRAMES
+    assert abs(float(streams["audio"]["duration"]) - NUM_FRAMES / FPS) <= 1 / FPS
+    assert abs(float(info["format"]["duration"]) - NUM_FRAMES / FPS) <= 1 / FPS
 
 
 def test_a_blank_frame_fails_the_render_and_leaves_no_video(tmp_path, head, motion, wav):
