@@ -60,8 +60,11 @@ def _words_for(text: str, pronunciation: Sequence[str] | None, decoder) -> list[
             raise MeshtalkError(f"nothing to align in text {text!r}")
         return words
     chunks: list[list[str]] = [[]]
-    for label in pronunciation:
-        label = arpabet_label(label)
+    for raw in pronunciation:
+        try:
+            label = arpabet_label(raw)
+        except ValueError as exc:
+            raise MeshtalkError(f"pronunciation: {exc}") from None
         if label == SILENCE:
             chunks.append([])
         else:

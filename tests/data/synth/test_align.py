@@ -81,5 +81,9 @@ def test_align_rejects_bad_input():
         align(np.zeros(1600), 0, "hello")
     with pytest.raises(MeshtalkError, match="not in the pocketsphinx dictionary"):
         align(np.zeros(16000), 16000, "hello qzxvbnm")
+    with pytest.raises(MeshtalkError, match="no shared phone"):
+        align(np.zeros(16000), 16000, "hello", pronunciation=["HH", "QQ"])
+    with pytest.raises(MeshtalkError, match="no phones other than SIL"):
+        align(np.zeros(16000), 16000, "hello", pronunciation=["SIL"])
     with pytest.raises(MeshtalkError, match="could not align"):
         align(np.zeros(8000), 16000, "the united states of america declared independence")

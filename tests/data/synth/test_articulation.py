@@ -122,3 +122,49 @@ def test_articulation_accepts_tuples_and_is_deterministic():
 def test_articulation_rejects_bad_input(phones, kwargs, match):
     with pytest.raises(MeshtalkError, match=match):
         articulation_curves(phones, **kwargs)
+
+
+# ARPAbet → VocalTractLab's (German SAMPA) segment inventory; diphthongs split in two; "" = pause.
+_VTL = {
+    "AA": "a", "AE": "E", "AH": "a", "AO": "O", "AW": "aU", "AY": "aI", "EH": "E", "ER": "6", "EY": "e: I",
+    "IH": "I", "IY": "i:", "OW": "o: U", "OY": "OY", "UH": "U", "UW": "u:", "P": "p", "B": "b", "M": "m",
+    "T": "t", "D": "d", "K": "k", "G": "g", "N": "n", "NG": "N", "F": "f", "V": "v", "TH": "T", "DH": "D",
+    "S": "s", "Z": "z", "SH": "S", "ZH": "Z", "CH": "tS", "JH": "dZ", "L": "l", "R": "6", "W": "U", "Y": "j",
+    "HH": "h", "SIL": "",
+}
+
+
+def _vocaltractlab_tract(vtl, phones, tmp_path):
+    """Tract parameters of VocalTractLab's own gestural model for the same timeline: (t, {name: (N,)})."""
+    lines = []
+    for p in phones:
+        parts = _VTL[p.label].split() or [""]
+        for sym in parts:
+            lines.append(f"name = {sym}; duration_s = {(p.end - p.start) / len(parts):.6f};")
+    seg, ges, tract = tmp_path / "x.seg", tmp_path / "x.ges", tmp_path / "x.tract"
+    seg.write_text("\n".join(lines) + "\n")
+    vtl.phoneme_file_to_gesture_file(str(seg), str(ges))
+    vtl.gesture_file_to_motor_file(str(ges), str(tract))
+    rows = [r.split() for r in tract.read_text().splitlines() if r.strip() and not r.lstrip().startswith("#")]
+    states = np.array([[float(x) for x in r] for r in rows if len(r) == 19])
+    names = [p["name"] for p in vtl.get_param_info("tract")]
+    t = np.arange(len(states)) / vtl.get_constants()["sr_internal"]
+    return t, {n: states[:, i] for i, n in enumerate(names)}
+
+
+def test_articulation_agrees_with_vocaltractlab(tmp_path):
+    """An independent articulatory model (VocalTractLab's gestural score for the same phones)
+    moves the lips the same way: lip distance LD ~ lip aperture, protrusion LP ~ protrusion."""
+    vtl = pytest.importorskip("vocaltractlab_cython")
+    phones = synthesize("Would you pass me the wooden spoon?", "espeak:en-us").phones
+    art = articulation_curves(phones, fps=100)
+    t_vtl, tract = _vocaltractlab_tract(vtl, phones, tmp_path)
+    t = art.times
+    speech = np.zeros(t.size, bool)
+    for p in phones:
+        if p.label != "SIL":
+            speech |= (t >= p.start) & (t < p.end)
+    corr = {}
+    for ours, theirs in (("lip_aperture", "LD"), ("protrusion", "LP")):
+        corr[ours] = np.corrcoef(getattr(art, ours)[speech], np.interp(t, t_vtl, tract[theirs])[speech])[0, 1]
+    assert corr["lip_aperture"] > 0.6 and corr["protrusion"] > 0.6, corr
