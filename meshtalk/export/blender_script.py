@@ -46,7 +46,17 @@ import sys
 
 import bpy
 
-HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def _this_file():
+    if globals().get("__file__"):
+        return __file__
+    if "--python" in sys.argv:  # blender --python FILE
+        return sys.argv[sys.argv.index("--python") + 1]
+    raise SystemExit("open_in_blender.py: run it with `blender --python open_in_blender.py`")
+
+
+HERE = os.path.dirname(os.path.abspath(_this_file()))
 FPS = {fps!r}
 NUM_FRAMES = {num_frames!r}
 NUM_VERTS = {num_verts!r}

@@ -62,7 +62,7 @@ class ExportResult:
     seconds: dict[str, float]
 
 
-def _resolve_formats(formats: Sequence[str], audio: bool) -> list[str]:
+def _resolve_formats(formats: Sequence[str]) -> list[str]:
     if isinstance(formats, str):
         formats = [formats]
     unknown = [f for f in formats if f not in FILE_NAMES]
@@ -141,7 +141,7 @@ def export_animation(
     fps = check_fps(fps)
     if glb_mode not in GLB_MODES:
         raise MeshtalkError(f"unknown glb mode {glb_mode!r}; choose from {GLB_MODES}")
-    chosen = _resolve_formats(formats, audio_path is not None)
+    chosen = _resolve_formats(formats)
     audio = None
     if audio_path is not None:
         audio = Path(audio_path)

@@ -21,7 +21,8 @@ Two encodings (``mode``):
   Blender beyond a few hundred frames.
 
 The reconstruction error reported is measured on the float32 arrays actually stored, against the
-float64 motion. Axes are written unchanged: glTF is +Y up with the face looking along +Z, which
+float64 motion. No normals are written: viewers compute them, and Blender would otherwise keep the
+neutral face's normals as custom normals, freezing the shading while the shape keys move. Axes are written unchanged: glTF is +Y up with the face looking along +Z, which
 is meshtalk's convention; importers convert to their own (Blender: Z up).
 """
 
@@ -133,8 +134,8 @@ def bbox_diagonal(verts: np.ndarray) -> float:
     return float(np.linalg.norm(verts.max(axis=0) - verts.min(axis=0)))
 
 
-def _reconstruction_errors(neutral: np.ndarray, motion: np.ndarray, base: np.ndarray,
-                           weights: np.ndarray, targets: np.ndarray) -> tuple[float, float]:
+def _reconstruction_errors(motion: np.ndarray, base: np.ndarray, weights: np.ndarray,
+                           targets: np.ndarray) -> tuple[float, float]:
     """Max and mean per-vertex distance between ``base + weights @ targets`` and ``motion``.
 
     All in float64; ``targets`` (K, 3V), ``weights`` (T, K), ``base`` (3V,), motion (T, V, 3).
@@ -160,16 +161,18 @@ class _PrincipalBasis:
 
     def __init__(self, disp: np.ndarray, k_max: int):
         from scipy.linalg import eigh
+        from scipy.linalg.blas import dsyrk
 
         step = max(1, -(-disp.shape[0] // MAX_BASIS_FRAMES))
         self.sample = disp[::step]
         n_sample, n_coords = self.sample.shape
         small_side = n_coords < n_sample  # eigen-decompose the smaller Gram matrix
-        gram = self.sample.T @ self.sample if small_side else self.sample @ self.sample.T
+        # upper triangle only (syrk: half a matrix product); eigh reads the upper triangle
+        gram = dsyrk(1.0, self.sample, trans=int(small_side), lower=0)
         self.total = float(np.trace(gram))
         size = len(gram)
         k = min(k_max, size)
-        evals, evecs = eigh(gram, subset_by_index=[size - k, size - 1])
+        evals, evecs = eigh(gram, lower=False, subset_by_index=[size - k, size - 1])
         evals, evecs = evals[::-1], evecs[:, ::-1]
         keep = evals > max(float(evals[0]), 0.0) * 1e-20 if len(evals) else np.zeros(0, bool)
         self.spectrum, evecs = evals[keep], evecs[:, keep]
@@ -206,6 +209,9 @@ class _PrincipalBasis:
 def _errors_for_each_k(disp: np.ndarray, coeffs: np.ndarray, basis: np.ndarray, k_from: int) -> np.ndarray:
     """Largest per-vertex error of the rank-k reconstructions, k = k_from .. len(basis).
 
+    Used only to choose k, so it runs in float32 (errors far above float32 rounding of the
+    displacements); the error reported is measured again in float64.
+
     Args:
         disp: (T, 3V) displacements; coeffs: (T, K) = disp @ basis.T; basis: (K, 3V).
 
@@ -213,15 +219,19 @@ def _errors_for_each_k(disp: np.ndarray, coeffs: np.ndarray, basis: np.ndarray, 
         (K - k_from + 1,) float64.
     """
     num_frames = disp.shape[0]
+    basis32 = basis.astype(np.float32)
+    coeffs32 = coeffs.astype(np.float32)
     worst = np.zeros(len(basis) - k_from + 1)
     for t0 in range(0, num_frames, _FRAMES_PER_CHUNK):
         sl = slice(t0, t0 + _FRAMES_PER_CHUNK)
-        resid = disp[sl] - coeffs[sl, :k_from] @ basis[:k_from]
+        resid = disp[sl].astype(np.float32) - coeffs32[sl, :k_from] @ basis32[:k_from]
+        square = np.empty_like(resid)
         for j in range(len(worst)):
             if j:
-                resid -= np.outer(coeffs[sl, k_from + j - 1], basis[k_from + j - 1])
-            sq = (resid.reshape(len(resid), -1, 3) ** 2).sum(axis=2)
-            worst[j] = max(worst[j], float(sq.max()))
+                resid -= np.outer(coeffs32[sl, k_from + j - 1], basis32[k_from + j - 1])
+            np.multiply(resid, resid, out=square)
+            per_vertex = square[:, 0::3] + square[:, 1::3] + square[:, 2::3]
+            worst[j] = max(worst[j], float(per_vertex.max()))
     return np.sqrt(worst)
 
 
@@ -316,7 +326,7 @@ def encode_morph_animation(
         base = base.reshape(num_verts, 3)
         targets = flat_targets.reshape(k, num_verts, 3)
     worst, mean = _reconstruction_errors(
-        neutral, motion, base.reshape(-1).astype(np.float64), weights.astype(np.float64),
+        motion, base.reshape(-1).astype(np.float64), weights.astype(np.float64),
         targets.reshape(len(targets), -1).astype(np.float64))
     return MorphAnimation(base=base, targets=targets, weights=weights, default_weights=default,
                           mode=mode, max_error=worst, mean_error=mean)

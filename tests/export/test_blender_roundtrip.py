@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -58,6 +57,7 @@ def blender_run(tmp_path_factory):
         {"name": "mdd", "kind": "mdd"},
         {"name": "script", "kind": "script"},
         {"name": "script_glb", "kind": "script", "args": ["--source", "glb"]},
+        {"name": "script_mdd", "kind": "script", "args": ["--source", "mdd"]},
     ]
     for job in jobs:
         job.update(dir=str(tmp / "main"), fps=FPS, frames=FRAMES)
@@ -114,7 +114,7 @@ def test_glb_matches_motion_within_reported_error(blender_run, name):
 
 
 @pytest.mark.parametrize("name, fps, audio", [("script", FPS, True), ("script_glb", FPS, True),
-                                             ("ntsc", 29.97, False)])
+                                             ("script_mdd", FPS, True), ("ntsc", 29.97, False)])
 def test_open_in_blender_script(blender_run, name, fps, audio):
     run = blender_run
     info = run["info"][name]
@@ -123,6 +123,7 @@ def test_open_in_blender_script(blender_run, name, fps, audio):
     assert info["sounds"] == ([["SOUND", 0.0, "audio.wav"]] if audio else [])
     assert not info["cube_left"] and info["objects"] == ["meshtalk_face"]
     report = run["main"].glb if name == "script_glb" else run["fractional"].glb
-    tol = PC2_RELATIVE_TOLERANCE * scale(run) if name == "script" else report.max_error + 1e-6 * scale(run)
+    exact = name in ("script", "script_mdd")
+    tol = PC2_RELATIVE_TOLERANCE * scale(run) if exact else report.max_error + 1e-6 * scale(run)
     world = run["result"][f"{name}/world"]
     assert np.linalg.norm(world - run["motion"][FRAMES] @ Y_UP_TO_Z_UP.T, axis=-1).max() <= tol
