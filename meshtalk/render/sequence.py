@@ -231,7 +231,7 @@ def render_video(
     legend = None
     if errors is not None:
         legend = colorbar(size, 0.0, error_max, width=max(64, size // 5),
-                          label=names[-1], background=bg255)
+                          label=(labels or names)[-1], background=bg255)
     start = time.perf_counter()
     with MeshRenderer(faces, camera, size, supersample=supersample) as renderer:
         setup = time.perf_counter() - start
