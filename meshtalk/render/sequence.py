@@ -184,6 +184,8 @@ def render_video(
             raise MeshtalkError(f"the comparison sequence has {len(compare)} frames but the "
                                 f"motion has {num_frames}")
     output = check_writable(output)
+    if output.exists():
+        logger.warning("%s exists; it will be replaced once the new video is complete", output)
     if audio is not None:
         seconds = audio_duration(audio)
         gap = seconds - num_frames / fps

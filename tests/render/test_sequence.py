@@ -92,6 +92,18 @@ def test_a_blank_frame_fails_the_render_and_leaves_no_video(tmp_path, head, moti
     assert leftovers(tmp_path) == ["speech.wav"]
 
 
+def test_a_failed_render_keeps_the_previous_video(tmp_path, head, motion, wav, caplog):
+    out = tmp_path / "v.mp4"
+    out.write_bytes(b"last week's video")
+    broken = motion.copy()
+    broken[2] = broken[2].mean(axis=0)
+    with pytest.raises(MeshtalkError, match="frame 2 is blank"):
+        render_video(broken, head[1], out, wav, fps=FPS, size=SIZE, progress=False)
+    assert out.read_bytes() == b"last week's video"
+    assert "will be replaced once the new video is complete" in caplog.text
+    assert leftovers(tmp_path) == ["speech.wav", "v.mp4"]
+
+
 @pytest.mark.parametrize("mutate, match", [
     (lambda m: m[:, :-1], "faces index vertices"),
     (lambda m: np.where(np.arange(m.shape[0])[:, None, None] == 2, np.nan, m), "NaN .* frame 2"),
