@@ -32,7 +32,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--audio", type=Path, metavar="SPEECH.wav",
                    help="speech copied next to the exports and added to the Blender scene")
     p.add_argument("--formats", nargs="+", default=list(DEFAULT_FORMATS), metavar="FMT",
-                   help=f"any of {', '.join(FORMATS)} (space or comma separated; "
+                   help=f"any of {', '.join(FORMATS)}, or all (space or comma separated; "
                         f"default: {' '.join(DEFAULT_FORMATS)})")
     p.add_argument("--glb-mode", choices=("pca", "exact"), default="pca",
                    help="glb morph targets: PCA basis (compact, error reported; default) or one "

@@ -65,6 +65,9 @@ class ExportResult:
 def _resolve_formats(formats: Sequence[str]) -> list[str]:
     if isinstance(formats, str):
         formats = [formats]
+    if "all" in formats:
+        formats = [*FORMATS, *formats]
+        formats = [f for f in formats if f != "all"]
     unknown = [f for f in formats if f not in FILE_NAMES]
     if unknown:
         raise MeshtalkError(f"unknown export format(s) {', '.join(map(repr, unknown))}; "
@@ -120,7 +123,7 @@ def export_animation(
         motion: (T, V, 3) or (T, V*3) vertex positions per frame, same vertex order.
         fps: frames per second of ``motion``.
         audio_path: the speech, copied next to the exports (added to the Blender scene).
-        formats: names from :data:`FORMATS`; ``pc2``/``mdd`` bring ``obj`` along.
+        formats: names from :data:`FORMATS` (or ``"all"``); ``pc2``/``mdd`` bring ``obj`` along.
         glb_mode: ``"pca"`` or ``"exact"`` (see :func:`meshtalk.export.gltf.to_glb`).
         n_components: PCA targets for the glb; None chooses from ``max_error``.
         max_error: PCA error budget (mesh units); None: a small fraction of the mesh size.

@@ -12,7 +12,6 @@ glTF convention); Blender's OBJ importer turns Y-up files into its Z-up world (s
 
 from __future__ import annotations
 
-import io
 import logging
 import os
 from pathlib import Path
@@ -36,13 +35,12 @@ def obj_text(verts: np.ndarray, faces: np.ndarray, *, header: str | None = None)
     Returns:
         UTF-8 bytes.
     """
-    buf = io.StringIO()
-    if header:
-        for line in header.splitlines():
-            buf.write(f"# {line}\n")
-    np.savetxt(buf, np.asarray(verts, np.float32), fmt="v %.9g %.9g %.9g")
-    np.savetxt(buf, np.asarray(faces, np.int64) + 1, fmt="f %d %d %d")
-    return buf.getvalue().encode("utf-8")
+    lines = [f"# {line}\n" for line in (header or "").splitlines()]
+    coords = np.asarray(verts, np.float32).astype(np.float64).ravel().tolist()  # exact float32 values
+    lines.append(("v %.9g %.9g %.9g\n" * (len(coords) // 3)) % tuple(coords))
+    indices = (np.asarray(faces, np.int64) + 1).ravel().tolist()
+    lines.append(("f %d %d %d\n" * (len(indices) // 3)) % tuple(indices))
+    return "".join(lines).encode("utf-8")
 
 
 def write_obj(path: str | os.PathLike, verts: np.ndarray, faces: np.ndarray) -> Path:
