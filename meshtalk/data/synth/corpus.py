@@ -7,18 +7,20 @@ and the displacement field of :mod:`meshtalk.data.synth.motion` the exact motion
 Layout of ``DIR`` (everything written to a temporary name, then renamed)::
 
     manifest.json                     generator settings, heads, voices, splits, one record per sequence
-    templates.pkl                     {subject: (V, 3) float32} neutral templates (subject = head)
-    faces/<subject>.npy               (F, 3) int32 template triangles
+    templates.pkl                     {subject: (V, 3) float32} neutral templates (subject = head),
+                                      all in one topology (vertex i = the same point on every head)
+    faces/<subject>.npy               (F, 3) int32 template triangles (the same for every subject)
     templates/<subject>.obj           the template mesh
     wav/<subject>_<sentence>.wav      16 kHz mono PCM-16 speech
     wav/<subject>_<sentence>.phones.json   the engine's phone timeline
     vertices_npy/<subject>_<sentence>.npy  (T, V*3) float32 template motion at ``fps``
     articulation/<subject>_<sentence>.npy  (T, 4) float32 jaw, lip_aperture, protrusion, spread
     unregistered/<subject>_<sentence>.npz  the same motion on another meshing of the head:
-        neutral_verts (V, 3) float32, faces (F, 3) int32 ((0, 3) for a point cloud),
-        normals (V, 3) float32, articulation (T, 4) float32, fps () float64, and either
-        verts (T, V, 3) float32 (V ≤ ``DENSE_LIMIT``) or, for big meshes, per-frame targets
-        target_points (T, P, 3) float32 = target_rest (P, 3) displaced (surface samples).
+        neutral_verts (V, 3) float32, faces (F, 3) int32 (absent for a point cloud),
+        normals (V, 3) float32, articulation (T, 4) float32, fps () float64, subject () str,
+        verts (T, P, 3) float32 targets: every vertex in order (P = V) when V ≤ ``DENSE_LIMIT``,
+        else P = ``TARGET_POINTS`` vertices, target_index (P,) int32 saying which
+    splits.json                       {"train": [name, ...], "val": [...], "test": [...]}
 
 Splits are fixed by construction: a sequence is in split X only if its head, its voice and its
 sentence all belong to X (test voices: :data:`~meshtalk.data.synth.speech.TEST_VOICES`).
@@ -172,8 +174,10 @@ def _save_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
         with zipfile.ZipFile(f, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf:
             for key in arrays:
                 buf = io.BytesIO()
-                np.lib.format.write_array(buf, np.ascontiguousarray(arrays[key]),
-                                          allow_pickle=False)
+                value = np.asarray(arrays[key])
+                if value.ndim:
+                    value = np.ascontiguousarray(value)
+                np.lib.format.write_array(buf, value, allow_pickle=False)
                 info = zipfile.ZipInfo(f"{key}.npy", date_time=(1980, 1, 1, 0, 0, 0))
                 info.external_attr = 0o644 << 16
                 zf.writestr(info, buf.getvalue())
@@ -422,6 +426,8 @@ def build_corpus(config: CorpusConfig) -> dict:
         "heads": {h.name: _head_record(h, roles_of[h.name]) for h in heads},
         "sequences": records,
     }
+    splits_doc = {s: [r["name"] for r in records if r["split"] == s] for s in SPLITS}
+    _save_text(out / "splits.json", json.dumps(splits_doc, indent=1) + "\n")
     _save_text(out / "manifest.json", json.dumps(manifest, indent=1, sort_keys=True) + "\n")
     log.info("corpus: %d sequences, %.3f h of speech, in %s", len(records), manifest["hours"], out)
     return manifest
@@ -430,29 +436,26 @@ def build_corpus(config: CorpusConfig) -> dict:
 def _write_unregistered(path: Path, head: Head, scan: Scan, basis: np.ndarray, coef: np.ndarray,
                         curves: np.ndarray, fps: float, order_seed: int) -> dict:
     """Write one sequence on ``scan`` (in a fresh vertex order); returns its manifest record."""
-    shuffled = permute(head, seed=order_seed, base=scan) if not scan.is_point_cloud else None
     order = np.random.default_rng([order_seed, 0x9E4]).permutation(len(scan.verts))
     verts = scan.verts[order]
-    faces = shuffled.faces if shuffled is not None else scan.faces
-    arrays = {
-        "neutral_verts": verts.astype(np.float32),
-        "faces": faces.astype(np.int32),
+    arrays = {"neutral_verts": verts.astype(np.float32)}
+    if not scan.is_point_cloud:
+        arrays["faces"] = permute(head, seed=order_seed, base=scan).faces.astype(np.int32)
+    arrays.update({
         "normals": scan.normals[order].astype(np.float32),
         "articulation": curves.astype(np.float32),
         "fps": np.float64(fps),
-    }
+        "subject": np.str_(head.name),
+    })
     if len(verts) <= DENSE_LIMIT:
-        motion = verts[None] + np.einsum("tk,kvd->tvd", coef, basis[:, order])
-        arrays["verts"] = motion.astype(np.float32)
-        stored = "verts"
+        index = np.arange(len(verts))
     else:
         rng = np.random.default_rng([order_seed, 0x7A6])
-        sample = np.sort(rng.choice(len(verts), size=TARGET_POINTS, replace=False))
-        rest = verts[sample]
-        motion = rest[None] + np.einsum("tk,kvd->tvd", coef, basis[:, order[sample]])
-        arrays["target_rest"] = rest.astype(np.float32)
-        arrays["target_points"] = motion.astype(np.float32)
-        stored = "target_points"
+        index = np.sort(rng.choice(len(verts), size=TARGET_POINTS, replace=False))
+        arrays["target_index"] = index.astype(np.int32)
+    motion = verts[index][None] + np.einsum("tk,kvd->tvd", coef, basis[:, order[index]])
+    arrays["verts"] = motion.astype(np.float32)
     _save_npz(path, arrays)
     return {"scan": scan.name, "provenance": _provenance(scan), "vertex_order_seed": order_seed,
-            "vertices": int(len(verts)), "faces": int(len(faces)), "stored": stored}
+            "vertices": int(len(verts)), "faces": int(len(arrays.get("faces", ()))),
+            "target_points": int(len(index)), "in_correspondence": len(index) == len(verts)}

@@ -13,16 +13,20 @@ Conventions (all heads):
     * the SDF is negative inside, positive outside;
     * geometry is computed in float64.
 
-A head carries its mouth landmarks (:class:`MouthLandmarks`) and a template mesh (~6k vertices
-by default) made by marching cubes in a space warped so that the mouth gets about 2.5x the
-vertex density of the cranium (as registered face templates such as FLAME do), projected onto
-the zero level set and relaxed. Any other meshing of the same surface comes from
-:func:`mesh_sdf` (see also :mod:`meshtalk.data.synth.scans`).
+A head carries its mouth landmarks (:class:`MouthLandmarks`) and a registered template mesh
+(~6k vertices by default). All heads share one template topology, as in a registered dataset
+(VOCASET, BIWI): the average head is meshed by marching cubes in a space warped so that the
+mouth gets about 2.5x the vertex density of the cranium (as FLAME does), projected onto the zero
+level set and relaxed; :func:`track_surface` then carries that mesh onto each head by blending
+the shape parameters step by step, so vertex ``i`` is the same anatomical point on every head.
+Any other meshing of the same surface comes from :func:`mesh_sdf` (see also
+:mod:`meshtalk.data.synth.scans`).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import math
 from dataclasses import dataclass
@@ -43,6 +47,7 @@ __all__ = [
     "make_heads",
     "mesh_sdf",
     "project_to_surface",
+    "track_surface",
 ]
 
 log = logging.getLogger(__name__)
@@ -72,7 +77,7 @@ class HeadParams:
         chin: chin prominence.
         jaw_width: width of the mandible.
         cheek: cheek fullness.
-        ears: whether the head has ears.
+        ears: ear size.
     """
 
     scale: float = 1.0
@@ -87,7 +92,7 @@ class HeadParams:
     chin: float = 1.0
     jaw_width: float = 1.0
     cheek: float = 1.0
-    ears: bool = True
+    ears: float = 1.0
 
     @classmethod
     def sample(cls, seed: int) -> HeadParams:
@@ -110,7 +115,7 @@ class HeadParams:
             chin=u(0.8, 1.25),
             jaw_width=u(0.9, 1.12),
             cheek=u(0.85, 1.2),
-            ears=bool(rng.uniform() < 0.8),
+            ears=u(0.8, 1.2),
         )
 
 
@@ -309,9 +314,9 @@ def _head_sdf_unit(p: np.ndarray, hp: HeadParams) -> np.ndarray:
     d = _smax(d, -slit, 0.0006)
 
     # ears
-    if hp.ears:
-        ear = _ellipsoid(m, (0.074 * w, 0.006, -0.012), (0.010, 0.028, 0.017))
-        d = _smin(d, ear, 0.006)
+    e = hp.ears
+    ear = _ellipsoid(m, (0.074 * w, 0.006, -0.012), (0.010, 0.028 * e, 0.017 * e))
+    d = _smin(d, ear, 0.006)
 
     # neck, cut flat at the bottom
     neck = _round_cone(p, (0.0, -0.05, -0.022), (0.0, -0.19, -0.03), 0.054 * w, 0.058 * w)
@@ -411,46 +416,93 @@ def project_to_surface(points: np.ndarray, params: HeadParams, *, iterations: in
     return x
 
 
-def _ray_to_surface(origin: np.ndarray, direction: np.ndarray, params: HeadParams,
-                    t_max: float = 0.3) -> np.ndarray:
-    """First crossing of the surface along a ray from an outside point (bisection)."""
-    ts = np.linspace(0.0, t_max, 3001)
-    pts = origin[None] + ts[:, None] * direction[None]
-    f = head_sdf(pts, params)
-    inside = np.nonzero(f < 0)[0]
-    if len(inside) == 0:  # pragma: no cover - geometry guarantees a hit
+def _rays_to_surface(origins: np.ndarray, directions: np.ndarray, params: HeadParams,
+                     t_max: float = 0.3) -> np.ndarray:
+    """First crossings of the surface along rays from outside points (march, then bisection).
+
+    Args:
+        origins: (R, 3) ray origins outside the head.
+        directions: (R, 3) unit directions.
+        params: head shape parameters.
+        t_max: ray length, metres.
+
+    Returns:
+        (R, 3) surface points.
+    """
+    ts = np.linspace(0.0, t_max, 1201)
+    pts = origins[:, None] + ts[None, :, None] * directions[:, None]
+    f = head_sdf(pts.reshape(-1, 3), params).reshape(len(origins), len(ts))
+    inside = f < 0
+    if not inside.any(axis=1).all():  # pragma: no cover - geometry guarantees a hit
         raise RuntimeError("landmark ray missed the head")
-    lo, hi = ts[inside[0] - 1], ts[inside[0]]
+    first = np.argmax(inside, axis=1)
+    lo, hi = ts[first - 1], ts[first]
     for _ in range(50):
         mid = 0.5 * (lo + hi)
-        if head_sdf((origin + mid * direction)[None], params)[0] > 0:
-            lo = mid
-        else:
-            hi = mid
-    return origin + 0.5 * (lo + hi) * direction
+        outside = head_sdf(origins + mid[:, None] * directions, params) > 0
+        lo = np.where(outside, mid, lo)
+        hi = np.where(outside, hi, mid)
+    return origins + (0.5 * (lo + hi))[:, None] * directions
 
 
 def _landmarks(params: HeadParams) -> MouthLandmarks:
     s = params.scale
     lay = _layout(params)
-    back = np.array([0.0, 0.0, -1.0])
     my = lay["mouth_y"] * s
     edge = (_SLIT_HALF_HEIGHT + 0.0003) * s
     front = 0.2 * s
-
-    def hit(x: float, y: float) -> np.ndarray:
-        return _ray_to_surface(np.array([x, y, front]), back, params)
-
     corner_x = lay["mouth_hw"] * s * 0.97
+    origins = np.array([[corner_x, my, front], [-corner_x, my, front], [0.0, my + edge, front],
+                        [0.0, my - edge, front]])
+    hits = _rays_to_surface(origins, np.tile([0.0, 0.0, -1.0], (4, 1)), params)
     hinge = np.array([lay["hinge_x"], lay["hinge_y"], lay["hinge_z"]]) * s
     return MouthLandmarks(
-        left_corner=hit(corner_x, my),
-        right_corner=hit(-corner_x, my),
-        upper_lip=hit(0.0, my + edge),
-        lower_lip=hit(0.0, my - edge),
+        left_corner=hits[0],
+        right_corner=hits[1],
+        upper_lip=hits[2],
+        lower_lip=hits[3],
         hinge_left=hinge,
         hinge_right=hinge * np.array([-1.0, 1.0, 1.0]),
     )
+
+
+def _feature_points(params: HeadParams) -> np.ndarray:
+    """(K, 3) anatomical surface points found by the same rays on every head (for tracking)."""
+    s, w, lay = params.scale, params.width, _layout(params)
+    my, lip_z = lay["mouth_y"], lay["lip_z"]
+    hw = lay["mouth_hw"]
+    edge = _SLIT_HALF_HEIGHT + 0.0003
+    front, side = 0.3, 0.3
+    rays = [  # (origin in unit layout, direction)
+        ((0.0, my + edge, front), (0, 0, -1)), ((0.0, my - edge, front), (0, 0, -1)),
+        ((0.0, my + 0.008 * params.lip_thickness, front), (0, 0, -1)),
+        ((0.0, my - 0.009 * params.lip_thickness, front), (0, 0, -1)),
+        ((0.0, -0.009, front), (0, 0, -1)),          # nose tip
+        ((0.0, 0.024, front), (0, 0, -1)),           # nose bridge
+        ((0.0, 0.05, front), (0, 0, -1)),            # brow
+        ((0.0, 0.085, front), (0, 0, -1)),           # forehead
+        ((0.0, lay["chin_y"], front), (0, 0, -1)),   # chin
+        ((0.0, 0.3, -0.018 * params.depth), (0, -1, 0)),  # crown
+        ((0.0, 0.028, -front), (0, 0, 1)),           # back of the head
+        ((0.0, -0.12, front), (0, 0, -1)), ((0.0, -0.12, -front), (0, 0, 1)),  # neck
+    ]
+    for sx in (1.0, -1.0):
+        rays += [
+            ((sx * hw * 0.97, my, front), (0, 0, -1)),                   # mouth corner
+            ((sx * 0.016, my + 0.004, front), (0, 0, -1)),                # upper lip, side
+            ((sx * 0.016, my - 0.005, front), (0, 0, -1)),                # lower lip, side
+            ((sx * 0.032 * w, 0.0235, front), (0, 0, -1)),                # eye
+            ((sx * 0.011, -0.016, front), (0, 0, -1)),                    # ala
+            ((sx * 0.042 * w, -0.01, front), (0, 0, -1)),                 # cheek
+            ((sx * 0.03 * w, my - 0.02, front), (0, 0, -1)),              # jaw, front
+            ((sx * side, 0.006, -0.012), (-sx, 0, 0)),                    # ear
+            ((sx * side, 0.06, 0.0), (-sx, 0, 0)),                        # temple
+            ((sx * side, my - 0.01, 0.0), (-sx, 0, 0)),                   # jaw angle
+            ((sx * side, -0.12, -0.025), (-sx, 0, 0)),                    # neck side
+        ]
+    origins = np.array([o for o, _ in rays], dtype=np.float64) * s
+    directions = np.array([d for _, d in rays], dtype=np.float64)
+    return _rays_to_surface(origins, directions, params, t_max=0.45 * s)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -623,6 +675,50 @@ def mesh_sdf(params: HeadParams, target_vertices: int, *, face_density: float = 
 # heads
 
 
+@functools.lru_cache(maxsize=4)
+def _canonical_template(template_vertices: int) -> tuple[np.ndarray, np.ndarray]:
+    """The template of the average head; every head's template is this mesh moved onto it."""
+    return mesh_sdf(HeadParams(), template_vertices, face_density=6.0)
+
+
+def _interpolate(a: HeadParams, b: HeadParams, t: float) -> HeadParams:
+    return HeadParams(**{f.name: (1.0 - t) * getattr(a, f.name) + t * getattr(b, f.name)
+                         for f in dataclasses.fields(HeadParams)})
+
+
+def track_surface(verts: np.ndarray, source: HeadParams, target: HeadParams, *,
+                  steps: int = 4) -> np.ndarray:
+    """Carry points on one head's surface onto another's, following the shape continuously.
+
+    The parameters are blended from ``source`` to ``target`` in ``steps`` steps; at each, the
+    points move with ~35 anatomical feature points (lips, corners, nose, eyes, chin, ears, crown,
+    neck; found by the same rays on every head) through a thin-plate spline, then are
+    Newton-projected onto the blended surface, so vertex ``i`` stays the same anatomical point.
+
+    Args:
+        verts: (V, 3) points on the ``source`` surface.
+        source: parameters of the head they lie on.
+        target: parameters of the head to carry them to.
+        steps: blending steps.
+
+    Returns:
+        (V, 3) float64 points on the ``target`` surface.
+    """
+    from scipy.interpolate import RBFInterpolator
+
+    x = _check_points(verts, "verts").copy()
+    prev_params, prev_points = source, _feature_points(source)
+    for i in range(1, int(steps) + 1):
+        cur = _interpolate(source, target, i / steps)
+        points = _feature_points(cur)
+        # move with the features (thin-plate spline through the feature points), then onto the
+        # surface along the normal
+        warp = RBFInterpolator(prev_points, points - prev_points, kernel="thin_plate_spline")
+        x = project_to_surface(x + warp(x), cur, iterations=4)
+        prev_params, prev_points = cur, points
+    return x
+
+
 def make_head(seed: int = 0, *, params: HeadParams | None = None, name: str | None = None,
               template_vertices: int = TEMPLATE_VERTICES) -> Head:
     """Build one neutral head with its landmarks and registered template.
@@ -645,7 +741,9 @@ def make_head(seed: int = 0, *, params: HeadParams | None = None, name: str | No
         params = HeadParams.sample(int(seed))
     else:
         seed = -1
-    verts, faces = mesh_sdf(params, template_vertices, face_density=6.0)
+    canon_verts, faces = _canonical_template(int(template_vertices))
+    verts = track_surface(canon_verts, HeadParams(), params)
+    verts = _relax(verts, faces, params, 1)
     return Head(
         name=name if name is not None else f"head{max(int(seed), 0):03d}",
         seed=int(seed),

@@ -179,7 +179,8 @@ def subdivide(head: Head, levels: int = 1, *, project: bool = True) -> Scan:
         verts, faces = _midpoint_subdivide(verts, faces)
     if project:
         n0 = len(head.verts)
-        verts = np.concatenate([head.verts, project_to_surface(verts[n0:], head.params)])
+        verts = np.concatenate([head.verts, project_to_surface(verts[n0:], head.params,
+                                                               iterations=8)])
     return _scan(head, f"subdivide_{int(levels)}", "subdivide", verts, faces, t0,
                  levels=int(levels), projected=bool(project))
 

@@ -113,11 +113,16 @@ def test_unregistered_layout_has_another_meshing_with_exact_targets(tiny):
     neutral = data["neutral_verts"].astype(np.float64)
     assert len(neutral) != len(head.verts) or not np.allclose(neutral, head.verts)
     assert np.abs(head.sdf(neutral)).max() < 2e-3  # the same surface (noise scans up to ~1 mm)
+    assert str(data["subject"]) == rec["subject"]
     art = data["articulation"]
-    key = "verts" if "verts" in data else "target_points"
-    rest = neutral if key == "verts" else data["target_rest"].astype(np.float64)
+    index = data["target_index"] if "target_index" in data else np.arange(len(neutral))
+    rest = neutral[index]
     expected = rest[None] + displace(rest, head, art.astype(np.float64))
-    np.testing.assert_allclose(data[key], expected, atol=1e-6)
+    np.testing.assert_allclose(data["verts"], expected, atol=1e-6)
+    if "faces" in data:
+        assert data["faces"].max() < len(neutral)
+    splits = json.loads((out / "splits.json").read_text())
+    assert rec["name"] in splits[rec["split"]]
 
 
 def test_bad_arguments(tmp_path):

@@ -133,3 +133,21 @@ def test_bad_arguments_raise_one_line_errors():
         mesh_sdf(HeadParams(), 10)
     with pytest.raises(MeshtalkError, match="face_density"):
         mesh_sdf(HeadParams(), 3000, face_density=0.5)
+
+
+def test_templates_share_one_topology_in_correspondence():
+    a, b = _head(0), _head(1)
+    np.testing.assert_array_equal(a.faces, b.faces)
+    assert len(a.verts) == len(b.verts)
+    # vertex i is the same anatomical point: the vertex at a's landmarks sits at b's landmarks
+    for name in ("upper_lip", "lower_lip", "left_corner", "right_corner"):
+        i = np.argmin(np.linalg.norm(a.verts - getattr(a.landmarks, name), axis=1))
+        assert np.linalg.norm(b.verts[i] - getattr(b.landmarks, name)) < 0.004, name
+    # no triangle turned over on the way (normals agree with the other head's)
+    def normals(v):
+        t = v[a.faces]
+        n = np.cross(t[:, 1] - t[:, 0], t[:, 2] - t[:, 0])
+        return n / np.linalg.norm(n, axis=1, keepdims=True)
+
+    agree = np.einsum("ij,ij->i", normals(a.verts), normals(b.verts))
+    assert np.mean(agree < 0) < 1e-3
