@@ -160,6 +160,24 @@ def export_animation(
     out = Path(out_dir)
     created = not out.exists()
     out = check_output_dir(out, create=True)
+    try:
+        return _export_into(out, chosen, neutral, faces, motion, fps, audio, glb_mode=glb_mode,
+                            n_components=n_components, max_error=max_error,
+                            blender_source=blender_source, overwrite=overwrite)
+    except BaseException:
+        if created:  # leave no empty folder behind either
+            try:
+                out.rmdir()
+            except OSError:
+                pass
+        raise
+
+
+def _export_into(out: Path, chosen: list[str], neutral: np.ndarray, faces: np.ndarray,
+                 motion: np.ndarray, fps: float, audio: Path | None, *, glb_mode: str,
+                 n_components: int | None, max_error: float | None, blender_source: str,
+                 overwrite: bool) -> ExportResult:
+    """Stage every file of :func:`export_animation` in ``out``, then rename them into place."""
     finals = {fmt: out / FILE_NAMES[fmt] for fmt in chosen}
     if audio is not None:
         finals["audio"] = out / ("audio" + audio.suffix.lower())
@@ -234,11 +252,6 @@ def export_animation(
                 log.error("could not restore %s from %s", finals[key], backup)
         for path in staged.values():
             remove_quietly(path)
-        if created:
-            try:
-                out.rmdir()
-            except OSError:
-                pass
         if isinstance(exc, OSError):
             raise MeshtalkError(describe_os_error(exc, out)) from None
         raise
