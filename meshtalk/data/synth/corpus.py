@@ -51,6 +51,14 @@ __all__ = ["CorpusConfig", "build_corpus", "make_sentence", "DENSE_LIMIT", "FORM
 
 log = logging.getLogger(__name__)
 
+def _current_umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _current_umask()
+
 FORMAT_VERSION = 1
 #: Unregistered meshes up to this many vertices store every frame's vertices.
 DENSE_LIMIT = 12000
@@ -156,6 +164,7 @@ def _atomic_write(path: Path, write) -> None:
     try:
         with os.fdopen(fd, "wb") as f:
             write(f)
+        os.chmod(tmp, 0o666 & ~_UMASK)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
