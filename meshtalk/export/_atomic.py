@@ -124,7 +124,7 @@ def atomic_open(path: str | os.PathLike) -> Iterator[BinaryIO]:
             yield fh
             fh.flush()
             os.fsync(fh.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())
+        os.chmod(tmp, 0o666 & ~current_umask())
         os.replace(tmp, path)
     except OSError as exc:
         remove_quietly(tmp)
@@ -141,7 +141,8 @@ def write_chunked(fh: BinaryIO, data: bytes | memoryview) -> None:
         fh.write(view[start:start + CHUNK_BYTES])
 
 
-def _umask() -> int:
+def current_umask() -> int:
+    """The process umask (read by setting and restoring it)."""
     mask = os.umask(0)
     os.umask(mask)
     return mask

@@ -14,7 +14,13 @@ from pathlib import Path
 import numpy as np
 
 from meshtalk.errors import MeshtalkError
-from meshtalk.export._atomic import describe_os_error, remove_quietly, temp_path_for, write_chunked
+from meshtalk.export._atomic import (
+    current_umask,
+    describe_os_error,
+    remove_quietly,
+    temp_path_for,
+    write_chunked,
+)
 from meshtalk.export._validation import check_faces, check_motion
 from meshtalk.export.obj import obj_text
 
@@ -80,7 +86,7 @@ def write_sequence(
             data = obj_text(verts, faces) if file_format == "obj" else _ply_bytes(verts, faces)
             with open(tmp / name, "wb") as fh:
                 write_chunked(fh, data)
-        os.chmod(tmp, 0o777 & ~_umask())
+        os.chmod(tmp, 0o777 & ~current_umask())
         if out_dir.exists():
             old = temp_path_for(out_dir, directory=True)
             os.replace(out_dir, old)
@@ -99,9 +105,3 @@ def write_sequence(
             remove_quietly(old)
     log.info("wrote %d %s frames into %s", len(names), file_format.upper(), out_dir)
     return [out_dir / name for name in names]
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
