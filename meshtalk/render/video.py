@@ -7,6 +7,7 @@ finished successfully, so a failed or interrupted render never leaves a file und
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import re
@@ -22,30 +23,51 @@ from meshtalk.errors import MeshtalkError
 logger = logging.getLogger(__name__)
 
 
-def find_ffmpeg() -> str:
-    """Path of an ffmpeg executable with libx264.
+def find_ffmpeg(candidates: list[str] | None = None) -> str:
+    """Path of an ffmpeg executable that has the H.264 encoder libx264.
 
-    Prefers the binary bundled with ``imageio-ffmpeg`` (part of ``meshtalk[render]``), then an
-    ``ffmpeg`` on ``PATH``.
+    Args:
+        candidates: executables to try in order (default: the binary bundled with
+            ``imageio-ffmpeg``, part of ``meshtalk[render]``, then ``ffmpeg`` on ``PATH``).
 
     Raises:
-        MeshtalkError: none found (the message says what to install).
+        MeshtalkError: none found, or none with libx264 (the message says what to install).
     """
-    try:
-        import imageio_ffmpeg
+    if candidates is None:
+        candidates = []
+        try:
+            import imageio_ffmpeg
 
-        exe = imageio_ffmpeg.get_ffmpeg_exe()
-        if exe and os.access(exe, os.X_OK):
+            candidates.append(imageio_ffmpeg.get_ffmpeg_exe())
+        except Exception:  # noqa: BLE001 - missing package or binary: try PATH next
+            logger.debug("imageio-ffmpeg has no usable ffmpeg", exc_info=True)
+        on_path = shutil.which("ffmpeg")
+        if on_path:
+            candidates.append(on_path)
+    found = [exe for exe in candidates if exe and os.access(exe, os.X_OK)]
+    for exe in found:
+        if _has_libx264(exe):
             return exe
-    except Exception:  # noqa: BLE001 - missing package or binary: try PATH next
-        logger.debug("imageio-ffmpeg has no usable ffmpeg", exc_info=True)
-    exe = shutil.which("ffmpeg")
-    if exe:
-        return exe
+        logger.warning("%s has no libx264 encoder; trying the next ffmpeg", exe)
+    if found:
+        raise MeshtalkError(
+            f"ffmpeg ({', '.join(found)}) cannot encode H.264 (no libx264): "
+            "pip install imageio-ffmpeg (bundles an ffmpeg with it) or install a full ffmpeg"
+        )
     raise MeshtalkError(
         "writing a video needs ffmpeg: pip install 'meshtalk[render]' (bundles it via "
         "imageio-ffmpeg) or apt-get install ffmpeg"
     )
+
+
+@functools.lru_cache(maxsize=8)
+def _has_libx264(exe: str) -> bool:
+    try:
+        out = subprocess.run([exe, "-hide_banner", "-encoders"], capture_output=True, text=True,
+                             timeout=30, stdin=subprocess.DEVNULL)
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return out.returncode == 0 and re.search(r"\blibx264\b", out.stdout) is not None
 
 
 def audio_duration(path: str | os.PathLike) -> float:

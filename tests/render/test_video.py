@@ -165,3 +165,23 @@ def test_disk_full_is_a_one_line_error_and_leaves_nothing(tiny_disk, wav):
                 writer.write(rng.integers(0, 256, (H, W, 3), dtype=np.uint8))
     assert "\n" not in str(err.value) and "@ 0x" not in str(err.value)
     assert leftovers(tiny_disk) == []
+
+
+def fake_ffmpeg(folder, name, encoders: str):
+    exe = folder / name
+    exe.write_text(f"#!/bin/sh\necho ' V..... {encoders}'\n")
+    exe.chmod(0o755)
+    return str(exe)
+
+
+def test_find_ffmpeg_skips_builds_without_libx264(tmp_path):
+    from meshtalk.render.video import find_ffmpeg
+
+    lgpl = fake_ffmpeg(tmp_path, "ffmpeg-lgpl", "libopenh264  OpenH264")
+    full = fake_ffmpeg(tmp_path, "ffmpeg-full", "libx264  libx264 H.264")
+    assert find_ffmpeg([lgpl, full]) == full
+    with pytest.raises(MeshtalkError, match="no libx264.*imageio-ffmpeg"):
+        find_ffmpeg([lgpl])
+    with pytest.raises(MeshtalkError, match="needs ffmpeg"):
+        find_ffmpeg([str(tmp_path / "none")])
+    assert find_ffmpeg()  # the real one (imageio-ffmpeg or apt) has libx264
