@@ -43,7 +43,11 @@ def _get_decoder():
             from pocketsphinx import Decoder
         except ImportError:
             raise MissingExtraError("pocketsphinx", "speech", "forced alignment") from None
-        _decoder = Decoder(samprate=_ALIGN_RATE, bestpath=False, loglevel="FATAL")
+        # Wide beams: alignment searches one path only, and synthetic speech with very short
+        # phones (20–30 ms, near the 3-frame minimum of an HMM phone) falls off default beams.
+        _decoder = Decoder(
+            samprate=_ALIGN_RATE, bestpath=False, beam=1e-100, wbeam=1e-80, pbeam=1e-100, loglevel="FATAL"
+        )
     return _decoder
 
 

@@ -108,7 +108,12 @@ _ESPEAK_NOISE_SEED = 1
 
 
 class EspeakEngine:
-    """espeak-ng through ctypes; one library instance per process, calls serialised by a lock."""
+    """espeak-ng through ctypes: the library is loaded fresh for each call; calls hold a lock.
+
+    Voice names are espeak-ng's (``"en-us"``, ``"en"`` = British English, ``"en-gb-scotland"``),
+    optionally with a variant (``"+f3"``, ``"+m3"``). Phone times are the phoneme events' sample
+    positions, except that voiceless stops start at their closure (see :func:`_stop_closures`).
+    """
 
     name = "espeak"
     #: Curated English voices and variants (accent × variant): distinct enough to count as voices.
