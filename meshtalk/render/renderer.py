@@ -102,6 +102,35 @@ def vertex_normals(verts: np.ndarray, faces: np.ndarray,
     return normals.astype(np.float32)
 
 
+def orient_faces(verts: np.ndarray, faces: np.ndarray, toward: Sequence[float]) -> np.ndarray:
+    """Faces wound so that the front of the face has outward normals.
+
+    Looks at the frontmost 2% of vertices along ``toward`` (nose, lips, brows): if their
+    normals point away from the viewer on average, the mesh is wound clockwise and every
+    triangle is flipped. Works for closed heads and open face masks alike.
+
+    Args:
+        verts: (V, 3) a representative frame (e.g. the neutral mesh).
+        faces: (F, 3) int.
+        toward: (3,) direction from the face towards the viewer.
+
+    Returns:
+        (F, 3) ``faces`` itself, or a flipped copy.
+    """
+    toward = np.asarray(toward, np.float64)
+    toward = toward / np.linalg.norm(toward)
+    normals = vertex_normals(verts, faces)
+    used = np.zeros(len(verts), bool)
+    used[np.asarray(faces).reshape(-1)] = True
+    depth = np.where(used, np.asarray(verts, np.float64) @ toward, -np.inf)
+    count = max(1, int(0.02 * used.sum()))
+    front = np.argpartition(-depth, count - 1)[:count]
+    if float(np.mean(normals[front] @ toward)) < 0:
+        logger.info("the mesh is wound clockwise; flipping its triangles for rendering")
+        return np.ascontiguousarray(np.asarray(faces)[:, ::-1])
+    return np.asarray(faces)
+
+
 def check_frame(frame: Frame, index: int | None = None) -> None:
     """Refuse a frame that shows no mesh or only a uniform colour.
 
@@ -194,10 +223,14 @@ class MeshRenderer:
             towards = rot @ np.asarray(direction, np.float64)  # world direction to the light
             light = pyrender.DirectionalLight(color=np.asarray(color), intensity=intensity)
             self._scene.add(light, pose=look_at(towards, np.zeros(3), rot[:, 1]))
+        # Double-sided: scans and templates are open (neck, eye holes, mouth); their inner side
+        # shows, unlit, like a cavity instead of letting the background through.
         self._plain = pyrender.MetallicRoughnessMaterial(
-            baseColorFactor=[*base_color, 1.0], metallicFactor=0.0, roughnessFactor=roughness)
+            baseColorFactor=[*base_color, 1.0], metallicFactor=0.0, roughnessFactor=roughness,
+            doubleSided=True)
         self._painted = pyrender.MetallicRoughnessMaterial(
-            baseColorFactor=[1.0, 1.0, 1.0, 1.0], metallicFactor=0.0, roughnessFactor=roughness)
+            baseColorFactor=[1.0, 1.0, 1.0, 1.0], metallicFactor=0.0, roughnessFactor=roughness,
+            doubleSided=True)
         self._mesh_node = None
         try:
             self._renderer = pyrender.OffscreenRenderer(self.width * self.supersample,

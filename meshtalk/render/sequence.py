@@ -14,7 +14,7 @@ import numpy as np
 from meshtalk.errors import MeshtalkError
 from meshtalk.render.camera import frame_face
 from meshtalk.render.colormap import colorbar, heat_colors
-from meshtalk.render.renderer import BACKGROUND, MeshRenderer, side_by_side
+from meshtalk.render.renderer import BACKGROUND, MeshRenderer, orient_faces, side_by_side
 from meshtalk.render.video import VideoWriter, audio_duration, check_writable
 
 logger = logging.getLogger(__name__)
@@ -227,6 +227,7 @@ def render_video(
     else:
         labels = names if len(names) > 1 else None
 
+    faces = orient_faces(motion[0], faces, face_direction)
     bounds = sequence_bounds(motion) if compare is None else sequence_bounds(motion, compare)
     camera = frame_face(bounds, face_direction, up)
     bg255 = tuple(int(round(c * 255)) for c in BACKGROUND)

@@ -191,3 +191,32 @@ def test_shaders_are_compiled_once_not_per_frame(head):
         r.render(verts, heat_colors(verts[:, 0]))  # vertex colours: one more program
         r.render(verts)
         assert len(cache._program_cache) == 2
+
+
+def test_orient_faces_flips_clockwise_meshes_only(head):
+    from meshtalk.render.renderer import orient_faces
+
+    verts, faces = head
+    np.testing.assert_array_equal(orient_faces(verts, faces, (0, 0, 1)), faces)
+    np.testing.assert_array_equal(orient_faces(verts, faces[:, ::-1], (0, 0, 1)), faces)
+    # An open mask (front half only), wound both ways, seen from +Z and from +X.
+    front = faces[verts[faces].mean(axis=1)[:, 2] > 0]
+    np.testing.assert_array_equal(orient_faces(verts, front[:, ::-1], (0, 0, 1)), front)
+    np.testing.assert_array_equal(orient_faces(verts, front, (0, 0, 1)), front)
+    np.testing.assert_array_equal(orient_faces(verts, faces[:, ::-1], (1, 0, 0)), faces)
+
+
+@needs_pyrender
+def test_clockwise_mesh_renders_like_the_original_after_orienting(head):
+    from meshtalk.render.renderer import orient_faces
+
+    verts, faces = head
+    cam = frame_face(verts)
+    with MeshRenderer(faces, cam, 48) as r:
+        good = r.render(verts).color.astype(np.float64)
+    with MeshRenderer(faces[:, ::-1], cam, 48) as r:
+        inverted = r.render(verts).color.astype(np.float64)
+    with MeshRenderer(orient_faces(verts, faces[:, ::-1], (0, 0, 1)), cam, 48) as r:
+        fixed = r.render(verts).color.astype(np.float64)
+    assert np.abs(fixed - good).max() == 0
+    assert np.abs(inverted - good).mean() > 5  # lit from the wrong side without the fix
