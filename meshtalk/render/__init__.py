@@ -11,9 +11,16 @@ Main entry point: :func:`render_video`.
 from meshtalk.render.backend import select_platform
 from meshtalk.render.camera import Camera, frame_face
 from meshtalk.render.colormap import colorbar, heat_colors
-from meshtalk.render.renderer import Frame, MeshRenderer, RenderError, side_by_side
-from meshtalk.render.sequence import RenderSummary, as_motion, render_video
-from meshtalk.render.video import VideoWriter
+from meshtalk.render.renderer import (
+    Frame,
+    MeshRenderer,
+    RenderError,
+    orient_faces,
+    side_by_side,
+    vertex_normals,
+)
+from meshtalk.render.sequence import RenderSummary, as_motion, render_video, sequence_bounds
+from meshtalk.render.video import VideoWriter, audio_duration, find_ffmpeg
 
 __all__ = [
     "Camera",
@@ -23,10 +30,15 @@ __all__ = [
     "RenderSummary",
     "VideoWriter",
     "as_motion",
+    "audio_duration",
     "colorbar",
+    "find_ffmpeg",
     "frame_face",
     "heat_colors",
+    "orient_faces",
     "render_video",
     "select_platform",
+    "sequence_bounds",
     "side_by_side",
+    "vertex_normals",
 ]
