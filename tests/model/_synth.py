@@ -8,6 +8,8 @@ a(t) = 0, so silence must map to the neutral mesh.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 from meshtalk.data.sequence import TalkingSequence
@@ -87,3 +89,49 @@ def make_sequence(verts, faces, ops, seed: int, n_frames: int = 45, *, silent: b
     return TalkingSequence(name=name or f"seq{seed}", subject="ellipsoid", audio=audio, fps=FPS,
                            neutral=verts.astype(np.float32), faces=faces, target=target.astype(np.float32),
                            target_lengths=lengths, dataset="synthetic", ops=ops)
+
+
+_TRAINED: dict = {}
+
+
+def trained_model(tmp_root=None):
+    """Train the tiny model once per test process; returns ``(model, info)``.
+
+    ``info`` holds the mesh, operators, training sequences and the per-epoch training losses.
+    Several test modules share this run (overfit, topology agnosticism, silence, seams).
+    """
+    if "model" in _TRAINED:
+        return _TRAINED["model"], _TRAINED["info"]
+    import json
+    import tempfile
+
+    import torch
+
+    from meshtalk.model import TalkingHead
+    from meshtalk.train import ExperimentConfig, Trainer
+    from tests.model._ops import ellipsoid, make_ops
+
+    torch.manual_seed(0)
+    verts, faces = ellipsoid(2)
+    ops = make_ops(verts, faces, 24)
+    train = [make_sequence(verts, faces, ops, s, n_frames=36) for s in range(3)]
+    train.append(make_sequence(verts, faces, ops, 99, n_frames=36, silent=True))
+    cfg = ExperimentConfig(model=tiny_config(fusion="film"))
+    out = Path(tempfile.mkdtemp(prefix="meshtalk-overfit-", dir=tmp_root))
+    cfg.train.out_dir = str(out)
+    cfg.train.epochs = 30
+    cfg.train.lr = 4e-3
+    cfg.train.lr_schedule = "cosine"
+    cfg.train.progress = False
+    cfg.train.resume = False
+    cfg.train.val_every = 10_000
+    cfg.train.checkpoint_every = 10_000
+    model = TalkingHead(cfg.model)
+    trainer = Trainer(model, cfg, train)
+    trainer.fit()
+    losses = [json.loads(line)["train_loss"] for line in open(out / "metrics.jsonl")]
+    info = {"verts": verts, "faces": faces, "ops": ops, "train": train, "losses": losses,
+            "out_dir": out, "config": cfg}
+    model.eval()
+    _TRAINED.update(model=model, info=info)
+    return model, info
