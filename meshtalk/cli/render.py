@@ -86,44 +86,25 @@ def load_sequence(path: Path, what: str = "sequence") -> np.ndarray:
     if not path.is_file():
         raise MeshtalkError(f"{what} not found: {path}")
     try:
-        return np.load(path, allow_pickle=False, mmap_mode="r")  # frames are read as needed
+        return np.load(path, allow_pickle=False)
     except (ValueError, OSError, EOFError) as exc:
         raise MeshtalkError(f"cannot read {what} {path} as a .npy array: "
                             f"{' '.join(str(exc).split())}") from exc
 
 
-def load_mesh(path: Path) -> tuple[np.ndarray, np.ndarray]:
-    """Load a triangle mesh keeping its vertex order (no merging, no reordering).
-
-    Returns:
-        verts: (V, 3) float64; faces: (F, 3) int64.
-
-    Raises:
-        MeshtalkError: missing, unreadable, or without triangles.
-    """
-    if not path.is_file():
-        raise MeshtalkError(f"mesh not found: {path}")
-    import trimesh
-
-    try:
-        mesh = trimesh.load(path, process=False, maintain_order=True, force="mesh")
-    except Exception as exc:  # noqa: BLE001 - trimesh raises many kinds
-        raise MeshtalkError(f"cannot read mesh {path}: {' '.join(str(exc).split())}") from exc
-    faces = np.asarray(getattr(mesh, "faces", np.zeros((0, 3))), np.int64)
-    if faces.ndim != 2 or len(faces) == 0:
-        raise MeshtalkError(f"mesh {path} has no triangles")
-    return np.asarray(mesh.vertices, np.float64), faces
-
-
 def run(args: argparse.Namespace) -> int:
     """Run ``meshtalk render``; returns the exit status."""
+    from meshtalk.geometry.io import load_mesh
     from meshtalk.render.sequence import as_motion, render_video
 
     motion = load_sequence(args.sequence)
     if args.mesh is None:
         raise MeshtalkError(f"{args.sequence.name} has vertex positions only: pass --mesh MESH "
                             "(the mesh whose triangles and vertex order it uses)")
-    verts, faces = load_mesh(args.mesh)
+    mesh = load_mesh(args.mesh)
+    if mesh.is_point_cloud:
+        raise MeshtalkError(f"{args.mesh} has no triangles; rendering needs a triangle mesh")
+    verts, faces = mesh.verts, mesh.faces
     motion = as_motion(motion, len(verts), name=f"sequence {args.sequence.name}")
     compare = None
     if args.compare is not None:

@@ -80,7 +80,11 @@ def vertex_face_incidence(faces: np.ndarray, num_verts: int) -> sp.csr_matrix:
 
 def vertex_normals(verts: np.ndarray, faces: np.ndarray,
                    incidence: sp.csr_matrix | None = None) -> np.ndarray:
-    """Area-weighted unit vertex normals (computed in float64).
+    """Area-weighted unit vertex normals (computed in float64), fast enough for every frame.
+
+    Same normals as :func:`meshtalk.geometry.frames.mesh_vertex_normals`, but the face-to-vertex
+    sum is one sparse product with an incidence matrix built once per topology (about half the
+    time per frame).
 
     Args:
         verts: (V, 3) positions.

@@ -12,14 +12,15 @@ from pathlib import Path
 import numpy as np
 
 from meshtalk.errors import MeshtalkError
+from meshtalk.export._atomic import check_output_file
+from meshtalk.export._validation import check_motion
 from meshtalk.render.camera import frame_face
 from meshtalk.render.colormap import colorbar, heat_colors
 from meshtalk.render.renderer import BACKGROUND, MeshRenderer, orient_faces, side_by_side
-from meshtalk.render.video import VideoWriter, audio_duration, check_writable
+from meshtalk.render.video import VideoWriter, audio_duration
 
 logger = logging.getLogger(__name__)
 
-_CHUNK = 256  # frames validated at a time
 _MAX_SAMPLE_FRAMES = 300  # frames sampled to set the heat map's range
 
 
@@ -62,28 +63,10 @@ def as_motion(motion: np.ndarray, num_verts: int | None = None, name: str = "mot
         MeshtalkError: wrong shape, V mismatch, T == 0, or NaN/inf values.
     """
     arr = np.asarray(motion)
-    if not np.issubdtype(arr.dtype, np.number):
-        raise MeshtalkError(f"{name} must be numeric, got dtype {arr.dtype}")
     if arr.ndim == 2 and arr.shape[1] == 3 and num_verts != 1:
         raise MeshtalkError(f"{name} has shape {arr.shape}, a single mesh (V, 3); a motion "
                             "sequence is (T, V, 3) or (T, V*3)")
-    if arr.ndim == 2 and arr.shape[1] % 3 == 0:
-        arr = arr.reshape(arr.shape[0], -1, 3)
-    if arr.ndim != 3 or arr.shape[2] != 3:
-        raise MeshtalkError(f"{name} must be (T, V, 3) or (T, V*3), got shape {np.shape(motion)}")
-    if arr.shape[0] == 0 or arr.shape[1] == 0:
-        raise MeshtalkError(f"{name} is empty: shape {arr.shape}")
-    if num_verts is not None and arr.shape[1] != num_verts:
-        raise MeshtalkError(f"{name} has {arr.shape[1]} vertices per frame but the mesh has "
-                            f"{num_verts}; they must share the mesh's vertex order")
-    bad_frames = []
-    for start in range(0, arr.shape[0], _CHUNK):  # chunks: a memory-mapped .npy stays on disk
-        finite = np.isfinite(arr[start:start + _CHUNK]).all(axis=(1, 2))
-        bad_frames.extend(start + np.flatnonzero(~finite))
-    if bad_frames:
-        raise MeshtalkError(f"{name} contains NaN or inf in {len(bad_frames)} frame(s), first at "
-                            f"frame {bad_frames[0]}")
-    return arr.astype(np.float32, copy=False)
+    return check_motion(arr, num_verts, name=name).astype(np.float32)
 
 
 def sequence_bounds(*motions: np.ndarray) -> np.ndarray:
@@ -95,13 +78,8 @@ def sequence_bounds(*motions: np.ndarray) -> np.ndarray:
     Returns:
         (8, 3) float64 corners (enough for :func:`~meshtalk.render.camera.frame_face`).
     """
-    lo = np.full(3, np.inf)
-    hi = np.full(3, -np.inf)
-    for motion in motions:
-        for start in range(0, len(motion), _CHUNK):
-            chunk = np.asarray(motion[start:start + _CHUNK], np.float64)
-            lo = np.minimum(lo, chunk.min(axis=(0, 1)))
-            hi = np.maximum(hi, chunk.max(axis=(0, 1)))
+    lo = np.min([np.min(m, axis=(0, 1)) for m in motions], axis=0).astype(np.float64)
+    hi = np.max([np.max(m, axis=(0, 1)) for m in motions], axis=0).astype(np.float64)
     return np.array([[x, y, z] for x in (lo[0], hi[0]) for y in (lo[1], hi[1])
                      for z in (lo[2], hi[2])])
 
@@ -183,7 +161,7 @@ def render_video(
         if len(compare) != num_frames:
             raise MeshtalkError(f"the comparison sequence has {len(compare)} frames but the "
                                 f"motion has {num_frames}")
-    output = check_writable(output)
+    output = check_output_file(output).absolute()
     if output.exists():
         logger.warning("%s exists; it will be replaced once the new video is complete", output)
     if audio is not None:

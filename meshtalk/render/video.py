@@ -19,6 +19,13 @@ from pathlib import Path
 import numpy as np
 
 from meshtalk.errors import MeshtalkError
+from meshtalk.export._atomic import (
+    check_output_file,
+    current_umask,
+    describe_os_error,
+    remove_quietly,
+    temp_path_for,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -90,28 +97,6 @@ def audio_duration(path: str | os.PathLike) -> float:
     return info.frames / info.samplerate
 
 
-def check_writable(path: str | os.PathLike) -> Path:
-    """Check that a file can be created at ``path`` (its folder exists and is writable).
-
-    Returns:
-        ``path`` as an absolute :class:`~pathlib.Path`.
-
-    Raises:
-        MeshtalkError: the folder is missing, is a file, is not writable, or ``path`` is a folder.
-    """
-    path = Path(path).expanduser().absolute()
-    parent = path.parent
-    if path.is_dir():
-        raise MeshtalkError(f"output {path} is a directory; give a file name such as video.mp4")
-    if not parent.exists():
-        raise MeshtalkError(f"output folder {parent} does not exist")
-    if not parent.is_dir():
-        raise MeshtalkError(f"output folder {parent} is not a directory")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise MeshtalkError(f"no permission to write in {parent}")
-    return path
-
-
 class VideoWriter:
     """Write frames to an mp4 (H.264, yuv420p) and mux an audio track (AAC).
 
@@ -154,7 +139,7 @@ class VideoWriter:
             raise MeshtalkError(f"video size must be positive and even, got {width}x{height}")
         if not (np.isfinite(fps) and fps > 0):
             raise MeshtalkError(f"fps must be positive, got {fps}")
-        self.path = check_writable(path)
+        self.path = check_output_file(path).absolute()
         self.fps = float(fps)
         self.size = (width, height)
         self.audio = None if audio is None else Path(audio)
@@ -171,16 +156,13 @@ class VideoWriter:
 
     def _open(self) -> None:
         try:
-            fd, tmp = tempfile.mkstemp(prefix=f".{self.path.stem}.", suffix=".partial.mp4",
-                                       dir=self.path.parent)
+            self._tmp = temp_path_for(self.path)
         except OSError as exc:
-            raise MeshtalkError(f"cannot write in {self.path.parent}: {exc.strerror}") from exc
-        os.close(fd)
-        self._tmp = Path(tmp)
+            raise MeshtalkError(describe_os_error(exc, self.path)) from None
         w, h = self.size
         # The video is encoded as it streams in; the audio is added and its length fixed when the
         # last frame is known (see close()). For a plain video, encode straight to the temp name.
-        self._video_only = self._tmp if self.audio is None else self._tmp.with_suffix(".v.mp4")
+        self._video_only = self._tmp if self.audio is None else self._tmp.with_suffix(".video.tmp")
         cmd = [self._ffmpeg, "-hide_banner", "-loglevel", "error", "-nostdin", "-y",
                "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{w}x{h}", "-framerate",
                repr(self.fps), "-i", "pipe:0", "-an", *self._cmd_tail,
@@ -247,7 +229,7 @@ class VideoWriter:
             raise MeshtalkError(f"ffmpeg failed to encode {self.path.name}: {reason}")
         if self.audio is not None:
             self._mux_audio()
-        os.chmod(self._tmp, 0o666 & ~_umask())
+        os.chmod(self._tmp, 0o666 & ~current_umask())
         os.replace(self._tmp, self.path)
         self._tmp = None
         self._cleanup()
@@ -296,10 +278,7 @@ class VideoWriter:
     def _cleanup(self) -> None:
         for tmp in (self._tmp, getattr(self, "_video_only", None)):
             if tmp is not None and tmp != self.path:
-                try:
-                    tmp.unlink(missing_ok=True)
-                except OSError:
-                    logger.debug("could not remove %s", tmp, exc_info=True)
+                remove_quietly(tmp)
         self._tmp = None
         if self._log is not None:
             self._log.close()
@@ -314,8 +293,3 @@ class VideoWriter:
         else:
             self.abort()
 
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask

@@ -220,3 +220,14 @@ def test_clockwise_mesh_renders_like_the_original_after_orienting(head):
         fixed = r.render(verts).color.astype(np.float64)
     assert np.abs(fixed - good).max() == 0
     assert np.abs(inverted - good).mean() > 5  # lit from the wrong side without the fix
+
+
+def test_vertex_normals_match_the_geometry_package(head):
+    from meshtalk.geometry.frames import mesh_vertex_normals
+    from meshtalk.render.renderer import vertex_face_incidence
+
+    verts, faces = head
+    bumpy = verts * (1 + 0.1 * np.sin(7 * verts[:, [0]] / 0.08))
+    incidence = vertex_face_incidence(faces, len(verts))
+    np.testing.assert_allclose(vertex_normals(bumpy, faces, incidence),
+                               mesh_vertex_normals(bumpy, faces), atol=1e-6)

@@ -137,8 +137,8 @@ def test_as_motion_accepts_flat_faceformer_layout():
         as_motion(flat, 5)
     with pytest.raises(MeshtalkError, match=r"single mesh \(V, 3\)"):
         as_motion(np.zeros((10, 3)), 10)
-    with pytest.raises(MeshtalkError, match="numeric"):
-        as_motion(np.array([["a", "b", "c"]]))
+    with pytest.raises(MeshtalkError, match="real array"):
+        as_motion(np.array([[["a", "b", "c"]]]))
 
 
 def test_sequence_bounds_cover_every_frame_of_every_sequence():
