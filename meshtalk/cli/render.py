@@ -26,7 +26,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("sequence", type=Path, metavar="SEQUENCE",
                    help="motion .npy, (T, V, 3) or (T, V*3)")
     p.add_argument("audio", type=Path, nargs="?", metavar="AUDIO",
-                   help="speech to mux (wav/flac/ogg); omit for a silent video")
+                   help="speech to mux (wav, flac, mp3, m4a, ...); omit for a silent video")
     p.add_argument("-o", "--output", type=Path, required=True, metavar="VIDEO.mp4",
                    help="the video to write (replaced only once it is complete)")
     p.add_argument("--mesh", type=Path, metavar="MESH",

@@ -114,7 +114,8 @@ def render_video(
         motion: (T, V, 3) or (T, V*3) vertex positions per frame.
         faces: (F, 3) int triangles over the V vertices.
         output: the ``.mp4`` to write.
-        audio: the speech to mux (any format ``soundfile`` reads); None for a silent video.
+        audio: the speech to mux (wav, flac, mp3, m4a, ...: whatever ffmpeg decodes); None for a
+            silent video.
         fps: frame rate of ``motion``.
         compare: optional (T, V, 3) or (T, V*3) second sequence (e.g. the ground truth).
         labels: panel titles (default ``("motion", "compare", "error")`` as applicable).

@@ -78,10 +78,13 @@ def _has_libx264(exe: str) -> bool:
 
 
 def audio_duration(path: str | os.PathLike) -> float:
-    """Duration in seconds of an audio file readable by ``soundfile`` (wav, flac, ogg, ...).
+    """Duration in seconds of an audio file.
+
+    Read from the header with ``soundfile`` (wav, flac, ogg, mp3 with libsndfile >= 1.1);
+    other formats (m4a, aac, ...) are decoded once by ffmpeg and their samples counted.
 
     Raises:
-        MeshtalkError: the file is missing or not readable audio.
+        MeshtalkError: the file is missing, empty, or not decodable audio.
     """
     path = Path(path)
     if not path.is_file():
@@ -90,11 +93,34 @@ def audio_duration(path: str | os.PathLike) -> float:
 
     try:
         info = soundfile.info(str(path))
-    except Exception as exc:  # noqa: BLE001 - libsndfile errors vary
-        raise MeshtalkError(f"cannot read audio {path}: {' '.join(str(exc).split())}") from exc
-    if info.samplerate <= 0 or info.frames <= 0:
+        seconds = info.frames / info.samplerate if info.samplerate > 0 else 0.0
+    except Exception as exc:  # noqa: BLE001 - libsndfile errors vary; let ffmpeg try
+        logger.debug("soundfile cannot read %s (%s); decoding with ffmpeg", path, exc)
+        seconds = _decoded_seconds(path)
+    if seconds <= 0:
         raise MeshtalkError(f"audio {path} is empty")
-    return info.frames / info.samplerate
+    return seconds
+
+
+def _decoded_seconds(path: Path, rate: int = 8000) -> float:
+    """Decode ``path`` with ffmpeg to mono 16-bit PCM at ``rate`` Hz and count the samples."""
+    exe = None
+    try:
+        import imageio_ffmpeg
+
+        exe = imageio_ffmpeg.get_ffmpeg_exe()
+    except Exception:  # noqa: BLE001 - missing package or binary: try PATH next
+        exe = shutil.which("ffmpeg")
+    if exe is None:
+        raise MeshtalkError(f"cannot read audio {path}: not a format soundfile reads, and no "
+                            "ffmpeg to decode it (pip install imageio-ffmpeg)")
+    proc = subprocess.run([exe, "-v", "error", "-nostdin", "-i", str(path), "-vn", "-f", "s16le",
+                           "-ac", "1", "-ar", str(rate), "-"], capture_output=True)
+    if proc.returncode != 0:
+        lines = proc.stderr.decode("utf-8", "replace").strip().splitlines()
+        reason = lines[-1] if lines else "ffmpeg failed"
+        raise MeshtalkError(f"cannot read audio {path}: {' '.join(reason.split())[:200]}")
+    return len(proc.stdout) / (2 * rate)
 
 
 class VideoWriter:

@@ -185,3 +185,15 @@ def test_find_ffmpeg_skips_builds_without_libx264(tmp_path):
     with pytest.raises(MeshtalkError, match="needs ffmpeg"):
         find_ffmpeg([str(tmp_path / "none")])
     assert find_ffmpeg()  # the real one (imageio-ffmpeg or apt) has libx264
+
+
+def test_audio_duration_of_a_format_soundfile_cannot_read(tmp_path):
+    import subprocess
+
+    from meshtalk.render.video import find_ffmpeg
+
+    wav = write_wav(tmp_path / "a.wav", 0.5, rate=16000)
+    m4a = tmp_path / "a.m4a"
+    subprocess.run([find_ffmpeg(), "-v", "error", "-y", "-i", str(wav), "-c:a", "aac", str(m4a)],
+                   check=True)
+    assert audio_duration(m4a) == pytest.approx(0.5, abs=0.03)
