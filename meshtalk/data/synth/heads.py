@@ -46,6 +46,8 @@ __all__ = [
     "make_head",
     "make_heads",
     "mesh_sdf",
+    "clear_mouth_line",
+    "cut_mouth",
     "project_to_surface",
     "track_surface",
 ]
@@ -175,7 +177,8 @@ class Head:
         params: shape parameters.
         landmarks: mouth landmarks.
         verts: (V, 3) float64 template vertex positions, metres.
-        faces: (F, 3) int64 template triangles, counter-clockwise seen from outside.
+        faces: (F, 3) int64 template triangles, counter-clockwise seen from outside; the only
+            boundary is the lip line (the mouth is open to the inside of the head).
     """
 
     name: str
@@ -449,7 +452,7 @@ def _landmarks(params: HeadParams) -> MouthLandmarks:
     s = params.scale
     lay = _layout(params)
     my = lay["mouth_y"] * s
-    edge = (_SLIT_HALF_HEIGHT + 0.0003) * s
+    edge = _RIM * s
     front = 0.2 * s
     corner_x = lay["mouth_hw"] * s * 0.97
     origins = np.array([[corner_x, my, front], [-corner_x, my, front], [0.0, my + edge, front],
@@ -471,7 +474,7 @@ def _feature_points(params: HeadParams) -> np.ndarray:
     s, w, lay = params.scale, params.width, _layout(params)
     my, lip_z = lay["mouth_y"], lay["lip_z"]
     hw = lay["mouth_hw"]
-    edge = _SLIT_HALF_HEIGHT + 0.0003
+    edge = _RIM
     front, side = 0.3, 0.3
     rays = [  # (origin in unit layout, direction)
         ((0.0, my + edge, front), (0, 0, -1)), ((0.0, my - edge, front), (0, 0, -1)),
@@ -591,6 +594,70 @@ def _orient_outward(verts: np.ndarray, faces: np.ndarray) -> np.ndarray:
     return faces if signed_volume > 0 else faces[:, ::-1].copy()
 
 
+#: Height of the lip rims (and the lip landmarks) above / below the mouth line, unit layout.
+_RIM = _SLIT_HALF_HEIGHT + 0.0003
+
+
+def clear_mouth_line(points: np.ndarray, params: HeadParams) -> np.ndarray:
+    """Move points off the mouth line onto the lip rims, so every point is on one lip.
+
+    A meshing that does not resolve the thin mouth slit puts vertices right on the line where
+    the lips part; their motion would be ambiguous (half up, half down) and the opened mouth
+    jagged. Points within the slit's footprint and closer than the rim height (0.8 mm) to the
+    line are moved vertically to the rim of their side, then projected onto the surface (they
+    land on the lip front or on the slit's wall, both at least ``_SLIT_HALF_HEIGHT`` from the
+    line). Other points are returned unchanged.
+
+    Args:
+        points: (N, 3) points on the head's surface, metres.
+        params: head shape parameters.
+
+    Returns:
+        (N, 3) float64 points.
+    """
+    x = _check_points(points).copy()
+    s, lay = params.scale, _layout(params)
+    q = x / s
+    slit_z = lay["lip_z"] + 0.004 * (params.lip_thickness - 1.0) + 0.004
+    footprint = ((q[:, 0] / lay["mouth_hw"]) ** 2
+                 + ((q[:, 2] - slit_z) / (_SLIT_DEPTH + 0.004)) ** 2) <= 1.1
+    v = q[:, 1] - lay["mouth_y"]
+    near = np.flatnonzero(footprint & (np.abs(v) < _RIM))
+    if len(near):
+        side = np.where(v[near] >= 0.0, 1.0, -1.0)
+        x[near, 1] = (lay["mouth_y"] + side * _RIM) * s
+        x[near] = project_to_surface(x[near], params, iterations=8)
+    return x
+
+
+def cut_mouth(verts: np.ndarray, faces: np.ndarray, params: HeadParams) -> np.ndarray:
+    """Open the mouth: drop the triangles that bridge the two lips across the mouth slit.
+
+    Call after :func:`clear_mouth_line`, so that every vertex near the slit is on one lip. The
+    result has one boundary loop, the lip line (as FLAME and BIWI templates have), so opening
+    the mouth parts the lips instead of stretching a membrane.
+
+    Args:
+        verts: (V, 3) vertex positions, metres.
+        faces: (F, 3) triangles.
+        params: head shape parameters.
+
+    Returns:
+        (F', 3) int64 kept triangles (vertices are unchanged).
+    """
+    s, lay = params.scale, _layout(params)
+    q = np.asarray(verts, dtype=np.float64) / s
+    slit_z = lay["lip_z"] + 0.004 * (params.lip_thickness - 1.0) + 0.004
+    above = q[:, 1] > lay["mouth_y"]
+    tri_above = above[faces]
+    bridging = tri_above.any(axis=1) & ~tri_above.all(axis=1)
+    c = q[faces].mean(axis=1)
+    footprint = ((c[:, 0] / lay["mouth_hw"]) ** 2
+                 + ((c[:, 2] - slit_z) / (_SLIT_DEPTH + 0.004)) ** 2) <= 1.1
+    near_line = np.abs(c[:, 1] - lay["mouth_y"]) < 0.006
+    return faces[~(bridging & footprint & near_line)]
+
+
 def _vertex_normals(verts: np.ndarray, faces: np.ndarray) -> np.ndarray:
     tri = verts[faces]
     fn = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
@@ -609,10 +676,15 @@ def _relax(verts: np.ndarray, faces: np.ndarray, params: HeadParams, iterations:
     adj = sp.coo_matrix((np.ones(len(i)), (i, j)), shape=(nv, nv)).tocsr()
     adj = ((adj + adj.T) > 0).astype(np.float64)
     deg = np.asarray(adj.sum(axis=1)).ravel()
+    edges = np.sort(np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]]), axis=1)
+    unique, counts = np.unique(edges, axis=0, return_counts=True)
+    boundary = np.zeros(nv, dtype=bool)
+    boundary[unique[counts == 1].ravel()] = True
     x = verts
     for _ in range(iterations):
         n = _vertex_normals(x, faces)
         delta = adj @ x / deg[:, None] - x
+        delta[boundary] = 0.0
         delta -= np.einsum("ij,ij->i", delta, n)[:, None] * n
         x = project_to_surface(x + weight * delta, params, iterations=2)
     return project_to_surface(x, params, iterations=4) if iterations else x
@@ -634,7 +706,8 @@ def mesh_sdf(params: HeadParams, target_vertices: int, *, face_density: float = 
 
     Returns:
         verts: (V, 3) float64 positions on the zero level set, metres.
-        faces: (F, 3) int64 triangles, outward counter-clockwise; one closed component.
+        faces: (F, 3) int64 triangles, outward counter-clockwise; one component whose only
+        boundary is the lip line (see :func:`cut_mouth`).
 
     Raises:
         MeshtalkError: if ``target_vertices`` or ``face_density`` is out of range.
@@ -666,6 +739,8 @@ def mesh_sdf(params: HeadParams, target_vertices: int, *, face_density: float = 
     verts = project_to_surface(verts, params, iterations=6)
     if relax_iterations:
         verts = _relax(verts, faces, params, relax_iterations)
+    verts = clear_mouth_line(verts, params)
+    verts, faces = _largest_component(verts, cut_mouth(verts, faces, params))
     log.debug("meshed head: %d vertices, %d faces (target %d)", len(verts), len(faces),
               target_vertices)
     return verts, faces
@@ -743,7 +818,7 @@ def make_head(seed: int = 0, *, params: HeadParams | None = None, name: str | No
         seed = -1
     canon_verts, faces = _canonical_template(int(template_vertices))
     verts = track_surface(canon_verts, HeadParams(), params)
-    verts = _relax(verts, faces, params, 1)
+    verts = clear_mouth_line(_relax(verts, faces, params, 1), params)
     return Head(
         name=name if name is not None else f"head{max(int(seed), 0):03d}",
         seed=int(seed),

@@ -8,8 +8,8 @@ Components (all in the head's mouth frame, see :class:`MouthFrame`):
       the occlusal plane (the plane through the hinge axis and the mouth slit), with a blend
       across it that is sharp at the lips (so the lips part) and wide on the cheeks;
     * **lips**: the upper lip rises by a share of the opening, the lower lip follows the jaw and
-      is corrected so that the lip midpoints end exactly ``rest_gap + lip_aperture *
-      max_lip_aperture`` apart. The midpoints sit on the two rims of the mouth slit, ``rest_gap``
+      is corrected so that the lip midpoints end ``lip_aperture * max_lip_aperture`` farther
+      apart (straight up) than on the neutral head. The midpoints sit on the two rims of the mouth slit, ``rest_gap``
       (1–2 mm) apart on the neutral head: ``lip_aperture = 0`` keeps the lips in contact as on
       the neutral head, also when the jaw is open (/p b m/), so silence is the neutral face;
     * **protrusion**: lips forward, mouth corners drawn in (rounding);
@@ -136,6 +136,9 @@ def _bump(t: np.ndarray, power: int = 3) -> np.ndarray:
 class MouthFrame:
     """Orthonormal frame at the mouth: origin at the front of the slit, x left, y up, z forward.
 
+    x runs from the right to the left mouth corner, y is the head's up (+Y) made orthogonal to
+    it, z = x × y.
+
     Attributes:
         origin: (3,) midpoint of the lip midpoints.
         axes: (3, 3) rows = unit x (to the left corner), y (up), z (forward).
@@ -161,7 +164,7 @@ class MouthFrame:
         ex = lm.left_corner - lm.right_corner
         half_width = 0.5 * float(np.linalg.norm(ex))
         ex = ex / (2.0 * half_width)
-        ey = lm.upper_lip - lm.lower_lip
+        ey = np.array([0.0, 1.0, 0.0])  # heads are upright (+Y up)
         ey = ey - (ey @ ex) * ex
         ey = ey / np.linalg.norm(ey)
         ez = np.cross(ex, ey)
@@ -218,7 +221,7 @@ class MouthField:
         s, hw = self.scale, self.frame.half_width
         u, v, n = q[:, 0], q[:, 1], q[:, 2]
         lateral = _bump(u / (1.05 * hw), power=2)
-        blend = 0.0006 * s
+        blend = 0.0004 * s
         above = _smoothstep((v + blend) / (2.0 * blend))
         depth = _smoothstep((n + 0.03 * s) / (0.025 * s))
         upper = lateral * above * _bump(np.maximum(v, 0.0) / (0.022 * s)) * depth
@@ -250,11 +253,11 @@ class MouthField:
         u, v, n = q[:, 0], q[:, 1], q[:, 2]
         mask = self._region_mask(q)
 
-        # jaw: below the occlusal plane; the blend is 0.6 mm wide at the lips, 12 mm on cheeks
+        # jaw: below the occlusal plane; the blend is 0.4 mm wide at the lips, 12 mm on cheeks
         sigma = q @ fr.occlusal_normal
         rho2 = (u / (1.15 * hw)) ** 2 + (np.minimum(n, 0.0) / (0.025 * s)) ** 2
         near_lips = _bump(np.sqrt(rho2))
-        width = 0.0006 * s + (0.012 * s - 0.0006 * s) * (1.0 - near_lips)
+        width = 0.0004 * s + (0.012 * s - 0.0004 * s) * (1.0 - near_lips)
         below = 1.0 - _smoothstep((sigma + width) / (2.0 * width))
         jaw_weight = (mask * below)[:, None]
         r = q - fr.hinge
@@ -358,7 +361,9 @@ def lip_opening(head: Head, articulation: ArticulationLike | np.ndarray | dict,
                 params: MotionParams | None = None) -> np.ndarray:
     """Distance between the displaced lip midpoints per frame (the mouth-opening curve).
 
-    Equals ``head.landmarks.rest_gap + lip_aperture * max_lip_aperture * scale`` exactly.
+    The upper-minus-lower offset is the neutral one plus ``lip_aperture * max_lip_aperture *
+    scale`` straight up, so the distance is ``rest_gap + lip_aperture * max_lip_aperture *
+    scale`` to within a few micrometres (the lips' tiny neutral depth offset).
 
     Args:
         head: the head.

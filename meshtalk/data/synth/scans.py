@@ -8,6 +8,9 @@ motion of :mod:`meshtalk.data.synth.motion` is a field in R³, each scan gets ex
 Kinds:
     * ``remesh``: isotropic marching-cubes meshing at any resolution (≈2k to 200k vertices),
       projected onto the surface and relaxed;
+
+Every kind except ``noise`` keeps its points off the mouth line
+(:func:`~meshtalk.data.synth.heads.clear_mouth_line`), so each point belongs to one lip.
     * ``decimate``: quadric-error decimation of a fine remeshing (anisotropic, curvature-adaptive);
     * ``subdivide``: midpoint subdivision of the template, new vertices projected onto the surface;
     * ``noise``: Gaussian noise on the vertex positions;
@@ -31,6 +34,7 @@ from meshtalk.data.synth.heads import (
     _largest_component,
     _sdf_gradient,
     _vertex_normals,
+    clear_mouth_line,
     mesh_sdf,
     project_to_surface,
 )
@@ -140,6 +144,7 @@ def decimate(head: Head, target_vertices: int, *, source_vertices: int | None = 
                                                 target_reduction=reduction)
     out_v, out_f = _largest_component(np.asarray(out_v, dtype=np.float64),
                                       np.asarray(out_f, dtype=np.int64))
+    out_v = clear_mouth_line(out_v, head.params)
     return _scan(head, f"decimate_{_count_name(target_vertices)}", "decimate", out_v, out_f, t0,
                  target_vertices=int(target_vertices), source_vertices=int(len(verts)))
 
@@ -179,8 +184,9 @@ def subdivide(head: Head, levels: int = 1, *, project: bool = True) -> Scan:
         verts, faces = _midpoint_subdivide(verts, faces)
     if project:
         n0 = len(head.verts)
-        verts = np.concatenate([head.verts, project_to_surface(verts[n0:], head.params,
-                                                               iterations=8)])
+        new = clear_mouth_line(project_to_surface(verts[n0:], head.params, iterations=8),
+                               head.params)
+        verts = np.concatenate([head.verts, new])
     return _scan(head, f"subdivide_{int(levels)}", "subdivide", verts, faces, t0,
                  levels=int(levels), projected=bool(project))
 
@@ -276,7 +282,7 @@ def point_cloud(head: Head, count: int = 20000, *, seed: int = 0) -> Scan:
     s1 = np.sqrt(r1)
     bary = np.stack([1.0 - s1, s1 * (1.0 - r2), s1 * r2], axis=1)
     pts = np.einsum("nk,nkd->nd", bary, tri[pick])
-    pts = project_to_surface(pts, head.params)
+    pts = clear_mouth_line(project_to_surface(pts, head.params), head.params)
     grad = _sdf_gradient(pts, head.params)
     normals = grad / np.maximum(np.linalg.norm(grad, axis=1, keepdims=True), 1e-12)
     return _scan(head, f"pointcloud_{_count_name(int(count))}", "pointcloud", pts,

@@ -27,19 +27,30 @@ def _edges(faces: np.ndarray) -> np.ndarray:
     return e
 
 
-def test_template_is_a_closed_oriented_manifold_on_the_surface():
+def _boundary_vertices(faces: np.ndarray) -> np.ndarray:
+    undirected = np.sort(_edges(faces), axis=1)
+    unique, counts = np.unique(undirected, axis=0, return_counts=True)
+    assert counts.max() == 2, "non-manifold edge"
+    return np.unique(unique[counts == 1])
+
+
+def test_template_is_an_oriented_manifold_open_only_at_the_mouth():
     head = _head(0)
     v, f = head.verts, head.faces
     assert 5000 <= len(v) <= 8000
     assert v.dtype == np.float64 and f.dtype == np.int64
-    # closed 2-manifold: every undirected edge in exactly two faces, every directed edge once
+    # oriented 2-manifold: every directed edge once, every undirected edge in one or two faces
     directed = _edges(f)
     assert len(np.unique(directed, axis=0)) == len(directed)
     undirected = np.sort(directed, axis=1)
-    _, counts = np.unique(undirected, axis=0, return_counts=True)
-    assert np.all(counts == 2)
-    # Euler characteristic of a sphere (one component, no handles)
-    assert len(v) - len(counts) + len(f) == 2
+    n_edges = len(np.unique(undirected, axis=0))
+    # a disc: a sphere with one hole, the mouth (V − E + F = 1)
+    assert len(v) - n_edges + len(f) == 1
+    rim = v[_boundary_vertices(f)]
+    lm = head.landmarks
+    half_width = 0.5 * np.linalg.norm(lm.left_corner - lm.right_corner)
+    assert np.abs(rim[:, 0]).max() < 1.2 * half_width
+    assert np.abs(rim[:, 1] - lm.mouth_center[1]).max() < 0.006
     # outward: positive enclosed volume of about an adult head and neck (3–7 litres)
     t = v[f]
     volume = np.einsum("ij,ij->i", t[:, 0], np.cross(t[:, 1], t[:, 2])).sum() / 6.0

@@ -90,9 +90,12 @@ def test_lip_opening_follows_aperture_and_jaw_lowers_the_chin():
     aperture = np.array([0.2, 0.5, 0.8])
     art = np.column_stack([0.8 * aperture, aperture, np.zeros(3), np.zeros(3)])
     opening = lip_opening(head, art, params)
-    np.testing.assert_allclose(
-        opening, head.landmarks.rest_gap + aperture * params.max_lip_aperture * head.params.scale,
-        rtol=1e-9)
+    lm = head.landmarks
+    rest = lm.upper_lip - lm.lower_lip  # lips in contact: (0, 1.6 mm, tiny depth offset)
+    lift = aperture[:, None] * params.max_lip_aperture * head.params.scale * np.array([0, 1, 0])
+    np.testing.assert_allclose(opening, np.linalg.norm(rest + lift, axis=1), rtol=1e-9)
+    np.testing.assert_allclose(opening - lm.rest_gap,
+                               aperture * params.max_lip_aperture * head.params.scale, atol=2e-5)
     # the chin (lowest front point of the face) moves down and back with the jaw
     v = head.verts
     front = v[:, 2] > head.landmarks.mouth_center[2] - 0.03
@@ -218,3 +221,19 @@ def test_articulation_forms_agree():
     np.testing.assert_array_equal(articulation_array(as_dict), arr)
     np.testing.assert_array_equal(displace(head.verts[:50], head, arr),
                                   displace(head.verts[:50], head, curves))
+
+
+def test_no_vertex_sits_on_the_mouth_line():
+    """Every meshing puts each vertex on one lip: none in the field's blend across the slit."""
+    from meshtalk.data.synth.scans import decimate, point_cloud, remesh, subdivide
+
+    head = _head()
+    frame = MouthFrame.of(head)
+    s = head.params.scale
+    meshings = [head.verts, remesh(head, 3000).verts, remesh(head, 40000, relax_iterations=0).verts,
+                decimate(head, 3000).verts, subdivide(head, 1).verts, point_cloud(head, 5000).verts]
+    for verts in meshings:
+        q = frame.to_local(verts)
+        in_mouth = (np.abs(q[:, 0]) < frame.half_width) & (q[:, 2] > -0.02 * s)
+        assert in_mouth.sum() > 10
+        assert np.abs(q[in_mouth, 1]).min() > 0.0004 * s
