@@ -432,7 +432,7 @@ def _rays_to_surface(origins: np.ndarray, directions: np.ndarray, params: HeadPa
     Returns:
         (R, 3) surface points.
     """
-    ts = np.linspace(0.0, t_max, 1201)
+    ts = np.linspace(0.0, t_max, 401)
     pts = origins[:, None] + ts[None, :, None] * directions[:, None]
     f = head_sdf(pts.reshape(-1, 3), params).reshape(len(origins), len(ts))
     inside = f < 0
@@ -440,7 +440,7 @@ def _rays_to_surface(origins: np.ndarray, directions: np.ndarray, params: HeadPa
         raise RuntimeError("landmark ray missed the head")
     first = np.argmax(inside, axis=1)
     lo, hi = ts[first - 1], ts[first]
-    for _ in range(50):
+    for _ in range(32):
         mid = 0.5 * (lo + hi)
         outside = head_sdf(origins + mid[:, None] * directions, params) > 0
         lo = np.where(outside, mid, lo)
@@ -469,6 +469,7 @@ def _landmarks(params: HeadParams) -> MouthLandmarks:
     )
 
 
+@functools.lru_cache(maxsize=64)
 def _feature_points(params: HeadParams) -> np.ndarray:
     """(K, 3) anatomical surface points found by the same rays on every head (for tracking)."""
     s, w, lay = params.scale, params.width, _layout(params)
@@ -505,7 +506,9 @@ def _feature_points(params: HeadParams) -> np.ndarray:
         ]
     origins = np.array([o for o, _ in rays], dtype=np.float64) * s
     directions = np.array([d for _, d in rays], dtype=np.float64)
-    return _rays_to_surface(origins, directions, params, t_max=0.45 * s)
+    points = _rays_to_surface(origins, directions, params, t_max=0.45 * s)
+    points.flags.writeable = False  # cached
+    return points
 
 
 # ----------------------------------------------------------------------------------------------

@@ -37,7 +37,7 @@ def _hashes(root) -> dict[str, str]:
 def tiny(tmp_path_factory):
     voices = _voices()
     out = tmp_path_factory.mktemp("corpus") / "a"
-    argv = ["synth", "--out", str(out), "--hours", "0.0035", "--seed", "7", "--heads", "2",
+    argv = ["synth", "--out", str(out), "--hours", "0.0025", "--seed", "7", "--heads", "2",
             "--voices", ",".join(voices), "--no-progress"]
     assert main(argv) == 0
     return out, argv

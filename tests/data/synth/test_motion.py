@@ -230,7 +230,7 @@ def test_no_vertex_sits_on_the_mouth_line():
     head = _head()
     frame = MouthFrame.of(head)
     s = head.params.scale
-    meshings = [head.verts, remesh(head, 3000).verts, remesh(head, 40000, relax_iterations=0).verts,
+    meshings = [head.verts, remesh(head, 3000).verts, remesh(head, 20000, relax_iterations=0).verts,
                 decimate(head, 3000).verts, subdivide(head, 1).verts, point_cloud(head, 5000).verts]
     for verts in meshings:
         q = frame.to_local(verts)
