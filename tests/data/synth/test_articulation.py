@@ -156,6 +156,8 @@ def test_articulation_agrees_with_vocaltractlab(tmp_path):
     """An independent articulatory model (VocalTractLab's gestural score for the same phones)
     moves the lips the same way: lip distance LD ~ lip aperture, protrusion LP ~ protrusion."""
     vtl = pytest.importorskip("vocaltractlab_cython")
+    if not engines.ENGINES["espeak"].available():
+        pytest.skip("espeak-ng not installed: pip install 'meshtalk[speech]'")
     phones = synthesize("Would you pass me the wooden spoon?", "espeak:en-us").phones
     art = articulation_curves(phones, fps=100)
     t_vtl, tract = _vocaltractlab_tract(vtl, phones, tmp_path)
