@@ -144,7 +144,9 @@ def _validate(phones: Sequence, fps: float, duration: float | None) -> tuple[lis
         if not (math.isfinite(start) and math.isfinite(end)) or end < start or start < 0:
             raise MeshtalkError(f"phone {i} ({label}) has bad times start={start!r} end={end!r}")
         if out and start < out[-1].start - 1e-9:
-            raise MeshtalkError(f"phones must be in time order; phone {i} ({label}) starts at {start} before phone {i - 1}")
+            raise MeshtalkError(
+                f"phones must be in time order; phone {i} ({label}) starts at {start} before phone {i - 1}"
+            )
         out.append(Phone(label, start, end))
     if duration is None:
         duration = out[-1].end if out else 0.0

@@ -73,7 +73,8 @@ ESPEAK_TO_ARPABET: dict[str, tuple[str, ...]] = {
     "@": ("AH",), "@2": ("AH",), "@5": ("AH",), "@-": ("AH",), "a#": ("AH",), "V": ("AH",),
     "3": ("ER",), "3:": ("ER",), "@r": ("ER",),
     "a": ("AE",), "aa": ("AE",), "A:": ("AA",), "A": ("AA",), "0": ("AA",), "A#": ("AA",),
-    "aI": ("AY",), "aI3": ("AY", "ER"), "aI@": ("AY", "ER"), "aU": ("AW",), "aU@": ("AW", "ER"),
+    "aI": ("AY",), "aI2": ("AY",), "aI3": ("AY", "ER"), "aI@": ("AY", "ER"),
+    "aU": ("AW",), "aU@": ("AW", "ER"), "VR": ("AH", "R"),
     "e": ("EH",), "E": ("EH",), "E2": ("EH",), "e#": ("EH",), "eI": ("EY",),
     "i": ("IY",), "i:": ("IY",), "I": ("IH",), "I#": ("IH",), "I2": ("IH",), "I2#": ("IH",),
     "O": ("AO",), "O:": ("AO",), "oU": ("OW",), "o": ("OW",), "O2": ("AO",), "oU#": ("OW",),
@@ -87,7 +88,7 @@ ESPEAK_TO_ARPABET: dict[str, tuple[str, ...]] = {
     "f": ("F",), "v": ("V",), "T": ("TH",), "D": ("DH",), "s": ("S",), "z": ("Z",),
     "S": ("SH",), "Z": ("ZH",), "h": ("HH",), "x": ("K",), "C": ("HH",),
     "tS": ("CH",), "dZ": ("JH",), "l": ("L",), "l/": ("L",), "l/2": ("L",), "L": ("L",),
-    "r": ("R",), "r-": ("R",), "*": ("T",), "w": ("W",), "W": ("W",), "j": ("Y",),
+    "r": ("R",), "r-": ("R",), "*": ("T",), "w": ("W",), "w#": ("W",), "W": ("W",), "j": ("Y",),
     ";": (), "#": (),   # modifiers (palatalisation, …): their span joins the phone before
     "z/2": ("Z",), "s2": ("S",), "z#": ("Z",), "hw": ("W",),
 }
@@ -126,7 +127,8 @@ def espeak_labels(mnemonic: str) -> tuple[str, ...]:
         mnemonic: the event's ``id.string`` (``"'aI"``, ``"@2"``, ``"_:"``).
 
     Returns:
-        None, one or two shared labels (none: a modifier whose span joins the previous phone); unknown mnemonics fall back to a close relative (logged).
+        Zero, one or two shared labels (zero: a modifier whose span joins the previous phone).
+        Unknown mnemonics fall back to a close relative (logged).
     """
     key = mnemonic.strip().lstrip(_STRESS_MARKS)
     if key in ESPEAK_TO_ARPABET:
