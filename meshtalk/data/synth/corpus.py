@@ -285,7 +285,8 @@ def build_corpus(config: CorpusConfig) -> dict:
         config: the settings.
 
     Returns:
-        The manifest (also written to ``out/manifest.json``).
+        The manifest (also written to ``out/manifest.json``, last: a folder without it is an
+        interrupted build).
 
     Raises:
         MeshtalkError: on bad settings, a non-empty output directory, or no usable voice.
@@ -308,7 +309,8 @@ def build_corpus(config: CorpusConfig) -> dict:
     if not voices:
         raise MeshtalkError("no speech engine is installed: make setup-system installs espeak-ng, "
                             "flite and festival")
-    n_heads = config.heads or int(min(24, max(3, math.ceil(10 * math.sqrt(config.hours)))))
+    n_heads = (int(config.heads) if config.heads is not None
+               else int(min(24, max(3, math.ceil(10 * math.sqrt(config.hours))))))
     if n_heads < 1:
         raise MeshtalkError(f"--heads must be at least 1, got {n_heads}")
     for sub in ("faces", "templates", "wav", "vertices_npy", "articulation") + (

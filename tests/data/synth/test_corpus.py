@@ -132,6 +132,9 @@ def test_bad_arguments(tmp_path):
         build_corpus(CorpusConfig(out=tmp_path / "full", hours=0.001, progress=False))
     with pytest.raises(MeshtalkError, match="hours"):
         build_corpus(CorpusConfig(out=tmp_path / "new", hours=-1, progress=False))
+    with pytest.raises(MeshtalkError, match="heads"):
+        build_corpus(CorpusConfig(out=tmp_path / "h", hours=0.001, heads=0, progress=False))
+    assert not (tmp_path / "h").exists()
     assert main(["synth", "--out", str(tmp_path / "full"), "--hours", "0.001"]) == 2
     assert (tmp_path / "full" / "x").read_text() == "user file"
 
