@@ -89,6 +89,14 @@ def audio_duration(path: str | os.PathLike) -> float:
     path = Path(path)
     if not path.is_file():
         raise MeshtalkError(f"audio file not found: {path}")
+    stat = path.stat()
+    return _audio_seconds(str(path.absolute()), stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=16)
+def _audio_seconds(path_text: str, mtime_ns: int, size: int) -> float:
+    """:func:`audio_duration` of an unchanged file (the key holds mtime and size)."""
+    path = Path(path_text)
     import soundfile
 
     try:
@@ -192,7 +200,8 @@ class VideoWriter:
         cmd = [self._ffmpeg, "-hide_banner", "-loglevel", "error", "-nostdin", "-y",
                "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{w}x{h}", "-framerate",
                repr(self.fps), "-i", "pipe:0", "-an", *self._cmd_tail,
-               "-movflags", "+faststart", "-f", "mp4", str(self._video_only)]
+               *(["-movflags", "+faststart"] if self.audio is None else []),
+               "-f", "mp4", str(self._video_only)]
         self._log = tempfile.TemporaryFile()
         logger.debug("ffmpeg: %s", " ".join(cmd))
         try:
