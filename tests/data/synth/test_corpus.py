@@ -132,6 +132,10 @@ def test_bad_arguments(tmp_path):
         build_corpus(CorpusConfig(out=tmp_path / "full", hours=0.001, progress=False))
     with pytest.raises(MeshtalkError, match="hours"):
         build_corpus(CorpusConfig(out=tmp_path / "new", hours=-1, progress=False))
+    with pytest.raises(MeshtalkError, match="fps"):
+        build_corpus(CorpusConfig(out=tmp_path / "f", hours=0.001, fps=0, progress=False))
+    with pytest.raises(MeshtalkError, match="seed"):
+        build_corpus(CorpusConfig(out=tmp_path / "s", hours=0.001, seed=-3, progress=False))
     with pytest.raises(MeshtalkError, match="heads"):
         build_corpus(CorpusConfig(out=tmp_path / "h", hours=0.001, heads=0, progress=False))
     assert not (tmp_path / "h").exists()

@@ -11,6 +11,7 @@ from meshtalk.data.synth.heads import (
     HeadParams,
     head_sdf,
     make_head,
+    make_heads,
     mesh_sdf,
     project_to_surface,
 )
@@ -144,6 +145,10 @@ def test_bad_arguments_raise_one_line_errors():
         mesh_sdf(HeadParams(), 10)
     with pytest.raises(MeshtalkError, match="face_density"):
         mesh_sdf(HeadParams(), 3000, face_density=0.5)
+    with pytest.raises(MeshtalkError, match="count"):
+        make_heads(0)
+    with pytest.raises(MeshtalkError):
+        project_to_surface(np.zeros((3, 4)), HeadParams())
 
 
 def test_templates_share_one_topology_in_correspondence():
