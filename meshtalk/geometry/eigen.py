@@ -46,7 +46,7 @@ METHODS = ("auto", "lanczos", "arpack", "dense")
 DENSE_MAX_VERTS = 400
 #: below this size ARPACK (one vector at a time) beats the block method; measured in
 #: benchmarks/operators.py
-LANCZOS_MIN_VERTS = 30_000
+LANCZOS_MIN_VERTS = 10_000
 #: second Gram–Schmidt pass when a column keeps less than this fraction of its norm (measured:
 #: 1e-5 lets the basis lose orthogonality to ~1e-10 and residuals grow to 1e-3; 1e-3 keeps
 #: 1e-14 orthogonality with one pass in almost every step)
@@ -387,7 +387,7 @@ def laplacian_eigenbasis(
         L: (V, V) symmetric PSD sparse matrix (scipy or torch).
         mass: (V,) lumped mass, all > 0.
         k: number of eigenpairs; if ``k > V`` all V are returned (with a warning).
-        method: ``"auto"`` (dense for V ≤ 400, ARPACK below 30k vertices, else ``"lanczos"``),
+        method: ``"auto"`` (dense for V ≤ 400, ARPACK below 10k vertices, else ``"lanczos"``),
             ``"lanczos"``, ``"arpack"`` or ``"dense"``.
         tol: relative residual tolerance of the iterative methods.
         seed: seed of the random start (results are deterministic for a given seed).
