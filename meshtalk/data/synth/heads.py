@@ -473,8 +473,7 @@ def _landmarks(params: HeadParams) -> MouthLandmarks:
 def _feature_points(params: HeadParams) -> np.ndarray:
     """(K, 3) anatomical surface points found by the same rays on every head (for tracking)."""
     s, w, lay = params.scale, params.width, _layout(params)
-    my, lip_z = lay["mouth_y"], lay["lip_z"]
-    hw = lay["mouth_hw"]
+    my, hw = lay["mouth_y"], lay["mouth_hw"]
     edge = _RIM
     front, side = 0.3, 0.3
     rays = [  # (origin in unit layout, direction)
@@ -785,7 +784,7 @@ def track_surface(verts: np.ndarray, source: HeadParams, target: HeadParams, *,
     from scipy.interpolate import RBFInterpolator
 
     x = _check_points(verts, "verts").copy()
-    prev_params, prev_points = source, _feature_points(source)
+    prev_points = _feature_points(source)
     for i in range(1, int(steps) + 1):
         cur = _interpolate(source, target, i / steps)
         points = _feature_points(cur)
@@ -793,7 +792,7 @@ def track_surface(verts: np.ndarray, source: HeadParams, target: HeadParams, *,
         # surface along the normal
         warp = RBFInterpolator(prev_points, points - prev_points, kernel="thin_plate_spline")
         x = project_to_surface(x + warp(x), cur, iterations=4)
-        prev_params, prev_points = cur, points
+        prev_points = points
     return x
 
 

@@ -128,15 +128,15 @@ def decimate(head: Head, target_vertices: int, *, source_vertices: int | None = 
     Raises:
         MissingExtraError: without the ``fast-simplification`` package.
     """
+    source = int(source_vertices or 5 * target_vertices)
+    if source <= target_vertices:
+        raise MeshtalkError(
+            f"source_vertices ({source}) must exceed target_vertices ({target_vertices})")
     try:
         import fast_simplification
     except ImportError as exc:  # pragma: no cover - depends on the environment
         raise MissingExtraError("fast-simplification", "synth", "decimating a head") from exc
     t0 = time.perf_counter()
-    source = int(source_vertices or 5 * target_vertices)
-    if source <= target_vertices:
-        raise MeshtalkError(
-            f"source_vertices ({source}) must exceed target_vertices ({target_vertices})")
     verts, faces = mesh_sdf(head.params, source, face_density=1.0, relax_iterations=0)
     # a closed mesh has F ≈ 2V: ask for the face count that gives the vertex target
     reduction = 1.0 - min(1.0, 2.0 * target_vertices / len(faces))

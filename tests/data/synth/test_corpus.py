@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import pickle
-import shutil
 
 import numpy as np
 import pytest
@@ -13,6 +12,9 @@ import pytest
 from meshtalk.cli import main
 from meshtalk.data.synth.corpus import CorpusConfig, build_corpus, make_sentence
 from meshtalk.errors import MeshtalkError
+
+pytest.importorskip("skimage", reason="synthetic heads need scikit-image: pip install 'meshtalk[synth]'")
+pytest.importorskip("fast_simplification", reason="scans need meshtalk[synth]")
 
 
 def _voices() -> list[str]:

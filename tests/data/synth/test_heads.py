@@ -17,6 +17,8 @@ from meshtalk.data.synth.heads import (
 )
 from meshtalk.errors import MeshtalkError
 
+pytest.importorskip("skimage", reason="synthetic heads need scikit-image: pip install 'meshtalk[synth]'")
+
 
 @functools.lru_cache(maxsize=None)
 def _head(seed: int):

@@ -22,6 +22,8 @@ from meshtalk.data.synth.scans import (
 )
 from meshtalk.errors import MeshtalkError
 
+pytest.importorskip("skimage", reason="synthetic heads need scikit-image: pip install 'meshtalk[synth]'")
+
 
 @functools.lru_cache(maxsize=None)
 def _head():
@@ -68,6 +70,7 @@ def test_remesh_reaches_100k_vertices():
 
 
 def test_decimate_and_subdivide_counts():
+    pytest.importorskip("fast_simplification", reason="decimation needs meshtalk[synth]")
     head = _head()
     dec = decimate(head, 3000)
     assert abs(len(dec.verts) / 3000 - 1) < 0.15
