@@ -15,7 +15,7 @@ from torch import nn
 
 from meshtalk.model.config import DiffusionNetConfig
 from meshtalk.model.diffusion import LearnedTimeDiffusion
-from meshtalk.model.gradients import SpatialGradientFeatures, tangent_gradients
+from meshtalk.model.gradients import SpatialGradientFeatures, tangent_gradients_vertex_major
 
 if TYPE_CHECKING:  # pragma: no cover
     from meshtalk.geometry import SpectralOperators
@@ -29,7 +29,7 @@ def mlp(sizes: Sequence[int], *, dropout: float = 0.0) -> nn.Sequential:
             layers.append(nn.Dropout(dropout))
         layers.append(nn.Linear(a, b))
         if i < len(sizes) - 2:
-            layers.append(nn.ReLU())
+            layers.append(nn.ReLU(inplace=True))
     return nn.Sequential(*layers)
 
 
@@ -65,19 +65,20 @@ class DiffusionNetBlock(nn.Module):
         self.mlp = mlp([n_in, *mlp_hidden, width], dropout=dropout)
 
     def forward(self, x: torch.Tensor, ops: SpectralOperators) -> torch.Tensor:
-        """Apply the block.
+        """Apply the block to vertex-major features.
 
         Args:
-            x: (B, V, C) features.
+            x: (V, B, C) contiguous features (vertices first: operator products then act on
+                (V, B*C) views without copies).
             ops: the mesh's operators.
 
         Returns:
-            (B, V, C) features.
+            (V, B, C) features.
         """
-        x_diffused = self.diffusion(x, ops)
+        x_diffused = self.diffusion.forward_vertex_major(x, ops)
         parts = [x, x_diffused]
         if self.gradient_features is not None:
-            gx, gy = tangent_gradients(x_diffused, ops)
+            gx, gy = tangent_gradients_vertex_major(x_diffused, ops)
             parts.append(self.gradient_features(gx, gy))
         return x + self.mlp(torch.cat(parts, dim=-1))
 
@@ -136,9 +137,22 @@ class DiffusionNet(nn.Module):
         squeeze = x.dim() == 2
         if squeeze:
             x = x[None]
+        out = self.forward_vertex_major(x.transpose(0, 1), ops).transpose(0, 1)
+        return out[0] if squeeze else out
+
+    def forward_vertex_major(self, x: torch.Tensor, ops: SpectralOperators) -> torch.Tensor:
+        """Run the trunk on vertex-major features (the layout the blocks work in).
+
+        Args:
+            x: (V, B, C_in) features.
+            ops: the mesh's operators.
+
+        Returns:
+            (V, B, C_out).
+        """
         if self.first_lin is not None:
             x = self.first_lin(x)
+        x = x.contiguous()
         for block in self.blocks:
             x = block(x, ops)
-        x = self.last_lin(x)
-        return x[0] if squeeze else x
+        return self.last_lin(x)

@@ -82,8 +82,23 @@ class LearnedTimeDiffusion(nn.Module):
             x = x[None]
         if x.shape[-1] != self.channels:
             raise ValueError(f"expected {self.channels} channels, got x of shape {tuple(x.shape)}")
-        t = self.diffusion_time.clamp(min=1e-8)
-        coefs = to_spectral(x, ops.evecs, ops.mass)                     # (B, K, C)
-        decay = torch.exp(-ops.evals[:, None] * t[None, :])             # (K, C)
-        out = from_spectral(coefs * decay[None], ops.evecs)
+        out = self.forward_vertex_major(x.transpose(0, 1).contiguous(), ops).transpose(0, 1)
         return out[0] if squeeze else out
+
+    def forward_vertex_major(self, x: torch.Tensor, ops: SpectralOperators) -> torch.Tensor:
+        """Diffuse vertex-major features without any copy of the input.
+
+        Args:
+            x: (V, B, C) contiguous features (vertices first, so the operator products act on a
+                (V, B*C) view).
+            ops: operators of the mesh.
+
+        Returns:
+            (V, B, C) diffused features.
+        """
+        v, b, c = x.shape
+        t = self.diffusion_time.clamp(min=1e-8)
+        coefs = (ops.evecs * ops.mass[:, None]).T @ x.reshape(v, b * c)          # (K, B*C)
+        decay = torch.exp(-ops.evals[:, None] * t[None, :])                      # (K, C)
+        coefs = (coefs.reshape(-1, b, c) * decay[:, None, :]).reshape(-1, b * c)
+        return (ops.evecs @ coefs).reshape(v, b, c)

@@ -33,6 +33,21 @@ def apply_vertex_operator(op: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     return (op @ flat).reshape(v, b, c).transpose(0, 1)
 
 
+def tangent_gradients_vertex_major(x: torch.Tensor, ops: SpectralOperators) -> tuple[torch.Tensor, torch.Tensor]:
+    """Tangent gradients of vertex-major signals.
+
+    Args:
+        x: (V, B, C) contiguous scalar fields.
+        ops: uses ``grad_x``, ``grad_y`` (V, V) sparse.
+
+    Returns:
+        ``(gx, gy)``, each (V, B, C).
+    """
+    v = x.shape[0]
+    flat = x.reshape(v, -1)
+    return (ops.grad_x @ flat).reshape(x.shape), (ops.grad_y @ flat).reshape(x.shape)
+
+
 def tangent_gradients(x: torch.Tensor, ops: SpectralOperators) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-vertex gradients of every channel in the vertex tangent frames.
 

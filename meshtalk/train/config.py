@@ -75,7 +75,8 @@ class TrainerConfig:
         max_steps: stop after this many optimiser steps (None: no limit).
         lr: Adam learning rate.
         weight_decay: Adam weight decay.
-        lr_schedule: ``"constant"`` or ``"cosine"`` (decays to 5% of ``lr`` over the run).
+        lr_schedule: ``"constant"`` or ``"cosine"`` (linear warm-up over the first 10% of the
+            steps, then cosine decay to 5% of ``lr``).
         grad_clip: clip the gradient norm to this (after backward; 0 disables).
         accumulate: sequences per optimiser step.
         val_every: validate every this many epochs.

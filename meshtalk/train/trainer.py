@@ -237,8 +237,12 @@ class Trainer:
         total = self.cfg.epochs * max(1, math.ceil(steps_per_epoch / self.cfg.accumulate))
         if self.cfg.max_steps is not None:
             total = min(total, self.cfg.max_steps)
-        frac = min(1.0, self.step / max(1, total))
-        lr = self.cfg.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * frac)))
+        warmup = max(1, int(0.1 * total))
+        if self.step < warmup:
+            lr = self.cfg.lr * (self.step + 1) / warmup
+        else:
+            frac = min(1.0, (self.step - warmup) / max(1, total - warmup))
+            lr = self.cfg.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * frac)))
         for group in self.optimizer.param_groups:
             group["lr"] = lr
 

@@ -114,13 +114,13 @@ def trained_model(tmp_root=None):
     torch.manual_seed(0)
     verts, faces = ellipsoid(2)
     ops = make_ops(verts, faces, 24)
-    train = [make_sequence(verts, faces, ops, s, n_frames=36) for s in range(3)]
-    train.append(make_sequence(verts, faces, ops, 99, n_frames=36, silent=True))
+    train = [make_sequence(verts, faces, ops, s, n_frames=30) for s in range(2)]
+    train.append(make_sequence(verts, faces, ops, 99, n_frames=30, silent=True))
     cfg = ExperimentConfig(model=tiny_config(fusion="film"))
     out = Path(tempfile.mkdtemp(prefix="meshtalk-overfit-", dir=tmp_root))
     cfg.train.out_dir = str(out)
-    cfg.train.epochs = 30
-    cfg.train.lr = 4e-3
+    cfg.train.epochs = 60
+    cfg.train.lr = 5e-3
     cfg.train.lr_schedule = "cosine"
     cfg.train.progress = False
     cfg.train.resume = False
@@ -128,9 +128,12 @@ def trained_model(tmp_root=None):
     cfg.train.checkpoint_every = 10_000
     model = TalkingHead(cfg.model)
     trainer = Trainer(model, cfg, train)
+    initial = trainer.evaluate(train)["loss"]
     trainer.fit()
+    final = trainer.evaluate(train)["loss"]
     losses = [json.loads(line)["train_loss"] for line in open(out / "metrics.jsonl")]
-    info = {"verts": verts, "faces": faces, "ops": ops, "train": train, "losses": losses,
+    info = {"verts": verts, "faces": faces, "ops": ops, "train": train, "losses": losses, "initial_loss": initial,
+            "final_loss": final,
             "out_dir": out, "config": cfg}
     model.eval()
     _TRAINED.update(model=model, info=info)

@@ -1,0 +1,180 @@
+import logging
+import resource
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from meshtalk.errors import MeshtalkError
+from meshtalk.inference import _window_starts, animate, check_mesh_alignment, iter_animate, load_audio
+from meshtalk.model import TalkingHead, save_model
+from tests.model._ops import ellipsoid, make_ops
+from tests.model._synth import FPS, audio_from_envelope, envelope, tiny_config, trained_model
+
+
+@pytest.fixture(scope="module")
+def random_model():
+    torch.manual_seed(0)
+    model = TalkingHead(tiny_config()).eval()
+    torch.nn.init.normal_(model.decoder.last_lin.weight, std=0.05)
+    return model
+
+
+@pytest.fixture(scope="module")
+def small_mesh():
+    v, f = ellipsoid(1)
+    return v, f, make_ops(v, f, 24)
+
+
+# ------------------------------------------------------------------------------------- audio
+
+def test_stereo_44k_is_mixed_down_and_resampled_with_a_note(tmp_path, caplog):
+    t = np.arange(44100) / 44100
+    stereo = np.stack([np.sin(2 * np.pi * 440 * t), np.zeros_like(t)], 1) * 0.5
+    path = tmp_path / "stereo.wav"
+    sf.write(path, stereo, 44100)
+    with caplog.at_level(logging.WARNING, logger="meshtalk.inference"):
+        x = load_audio(path)
+    assert len(x) == 16000
+    notes = " ".join(r.message for r in caplog.records)
+    assert "mixed down" in notes and "resampled" in notes
+    assert np.isclose(np.abs(x[2000:14000]).max(), 0.25, atol=0.02)          # mean of the channels
+
+
+def test_mp3_is_decoded(tmp_path):
+    t = np.arange(16000) / 16000
+    sf.write(tmp_path / "a.wav", 0.3 * np.sin(2 * np.pi * 300 * t), 16000)
+    ffmpeg = shutil.which("ffmpeg")
+    if ffmpeg is None:
+        pytest.skip("ffmpeg not installed (needed to make the mp3)")
+    subprocess.run([ffmpeg, "-v", "error", "-y", "-i", str(tmp_path / "a.wav"), str(tmp_path / "a.mp3")], check=True)
+    x = load_audio(tmp_path / "a.mp3")
+    assert abs(len(x) - 16000) < 2000 and np.abs(x).max() > 0.1
+
+
+def test_undecodable_file_without_decoder_is_a_one_line_error(tmp_path, monkeypatch):
+    bad = tmp_path / "speech.m4a"
+    bad.write_bytes(b"\x00not audio at all" * 100)
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    monkeypatch.setitem(sys.modules, "imageio_ffmpeg", None)
+    with pytest.raises(MeshtalkError) as info:
+        load_audio(bad)
+    assert "\n" not in str(info.value) and "install" in str(info.value) and "ffmpeg" in str(info.value)
+
+
+def test_missing_and_empty_audio(tmp_path):
+    with pytest.raises(MeshtalkError, match="not found"):
+        load_audio(tmp_path / "none.wav")
+    (tmp_path / "empty.wav").write_bytes(b"")
+    with pytest.raises(MeshtalkError, match="empty"):
+        load_audio(tmp_path / "empty.wav")
+    with pytest.raises(MeshtalkError, match="NaN"):
+        load_audio(np.array([0.0, np.nan], np.float32))
+
+
+def test_one_sample_wav(tmp_path, random_model, small_mesh):
+    v, f, ops = small_mesh
+    sf.write(tmp_path / "one.wav", np.array([0.1]), 16000)
+    out = animate((v, f), tmp_path / "one.wav", random_model, ops=ops)
+    assert out.shape == (1, len(v), 3) and np.isfinite(out).all()
+
+
+# ------------------------------------------------------------------------------------ meshes
+
+def test_far_scale_and_rotation_are_warned_with_the_fix(random_model, caplog):
+    v, _ = ellipsoid(1)
+    random_model.config.template_extent = tuple((v.max(0) - v.min(0)).tolist())
+    random_model.config.template_center = (0.0, 0.0, 0.0)
+    try:
+        assert check_mesh_alignment(v, random_model) == []
+        msgs = check_mesh_alignment(v * 1000, random_model)
+        assert msgs and "scale it by 0.001" in msgs[0]
+        rotated = v[:, [2, 1, 0]]
+        msgs = check_mesh_alignment(rotated, random_model)
+        assert msgs and "rotate" in msgs[0]
+        assert "translate" in check_mesh_alignment(v + 5.0, random_model)[0]
+    finally:
+        random_model.config.template_extent = None
+        random_model.config.template_center = None
+
+
+def test_corrupt_checkpoint_path(tmp_path, small_mesh):
+    v, f, ops = small_mesh
+    bad = tmp_path / "m.safetensors"
+    bad.write_bytes(b"garbage")
+    with pytest.raises(MeshtalkError, match="corrupt"):
+        animate((v, f), np.zeros(1600, np.float32), bad, ops=ops)
+
+
+# ---------------------------------------------------------------------------------- windows
+
+def test_window_tiling():
+    assert _window_starts(10, 20, 5) == [0]
+    starts = _window_starts(100, 30, 6)
+    assert starts[0] == 0 and starts[-1] == 70 and all(b - a <= 24 for a, b in zip(starts, starts[1:]))
+
+
+def test_windows_agree_with_one_pass_and_geometry_is_encoded_once(random_model, small_mesh, monkeypatch):
+    v, f, ops = small_mesh
+    audio = np.random.default_rng(1).standard_normal(16000 * 3).astype(np.float32)
+    whole = animate((v, f), audio, random_model, ops=ops, window_s=10)
+    calls = []
+    original = random_model.encode_geometry
+    monkeypatch.setattr(random_model, "encode_geometry", lambda *a, **k: calls.append(1) or original(*a, **k))
+    windowed = animate((v, f), audio, random_model, ops=ops, window_s=1.0, overlap_s=0.3, chunk_frames=7)
+    assert len(calls) == 1
+    assert windowed.shape == whole.shape == (90, len(v), 3)
+    disp = np.linalg.norm(whole - v[None], axis=-1).mean()
+    assert np.linalg.norm(windowed - whole, axis=-1).mean() < 0.1 * disp
+    blocks = list(iter_animate((v, f), audio, random_model, ops=ops, window_s=1.0, overlap_s=0.3))
+    assert [b[0] for b in blocks] == sorted(b[0] for b in blocks)
+    np.testing.assert_allclose(np.concatenate([b[1] for b in blocks]) + v[None], windowed, atol=1e-6)
+
+
+def test_no_seam_at_window_boundaries():
+    """Max frame-to-frame change at the window boundaries <= 1.5 x the median elsewhere."""
+    model, info = trained_model()
+    v, f, ops = info["verts"], info["faces"], info["ops"]
+    n = 300
+    audio = audio_from_envelope(np.clip(envelope(n, seed=7) + 0.3, 0, 1), 7)   # continuous speech
+    window_s, overlap_s = 2.0, 0.5
+    motion = animate((v, f), audio, model, ops=ops, window_s=window_s, overlap_s=overlap_s)
+    change = np.linalg.norm(np.diff(motion, axis=0), axis=-1).max(axis=1)          # (T-1,)
+    window, overlap = int(window_s * FPS), int(overlap_s * FPS)
+    starts = _window_starts(n, window, overlap)
+    seam = np.zeros(n - 1, bool)
+    for s_prev, s_next in zip(starts, starts[1:]):
+        for t in (s_next - 1, s_next, s_prev + window - 1, s_prev + window - 2):
+            if 0 <= t < n - 1:
+                seam[t] = True
+    assert seam.sum() >= 4
+    assert change[seam].max() <= 1.5 * np.median(change[~seam]), (change[seam].max(), np.median(change[~seam]))
+
+
+def test_silent_audio_keeps_the_mouth_near_neutral():
+    model, info = trained_model()
+    v, f, ops = info["verts"], info["faces"], info["ops"]
+    speech = animate((v, f), audio_from_envelope(envelope(60, seed=3), 3), model, ops=ops)
+    silent = animate((v, f), np.zeros(32000, np.float32), model, ops=ops)
+    d_speech = np.linalg.norm(speech - v[None], axis=-1).max(axis=1).max()
+    d_silent = np.linalg.norm(silent - v[None], axis=-1).max(axis=1).max()
+    assert d_silent < 0.2 * d_speech, (d_silent, d_speech)
+
+
+def test_ten_minute_audio_in_bounded_memory(small_mesh):
+    v, f, ops = small_mesh
+    torch.manual_seed(0)
+    model = TalkingHead(tiny_config()).eval()
+    audio = (np.random.default_rng(0).standard_normal(16000 * 600) * 0.1).astype(np.float32)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    count = 0
+    for start, block in iter_animate((v, f), audio, model, ops=ops):
+        assert start == count and np.isfinite(block).all()
+        count += len(block)
+    assert count == 600 * 30
+    grown_mib = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+    assert grown_mib < 1024
