@@ -185,6 +185,8 @@ def compute_operators(
     )
     verts = np.ascontiguousarray(verts, dtype=np.float64)
     faces = None if faces is None or len(faces) == 0 else np.ascontiguousarray(faces, dtype=np.int64)
+    if verts.ndim == 2:
+        check_memory(len(verts), settings.k, name=name)  # refuse a huge scan before any heavy work
     validate_mesh(verts, faces, name=name)
     store = None
     if cache is not None and cache is not False:
@@ -202,7 +204,6 @@ def compute_operators(
 
 def _compute(verts, faces, settings: OperatorSettings, *, device, name) -> SpectralOperators:
     n = len(verts)
-    check_memory(n, settings.k, name=name)
     t0 = time.perf_counter()
     used = np.ones(n, bool)
     if faces is not None:

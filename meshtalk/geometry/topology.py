@@ -38,8 +38,9 @@ def edge_face_counts(faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return np.zeros((0, 2), np.int64), np.zeros(0, np.int64)
     e = np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]])
     e.sort(axis=1)
-    edges, counts = np.unique(e, axis=0, return_counts=True)
-    return edges, counts
+    n = int(e.max()) + 1
+    keys, counts = np.unique(e[:, 0] * n + e[:, 1], return_counts=True)  # 1D keys: fast unique
+    return np.stack([keys // n, keys % n], axis=1), counts
 
 
 def vertex_adjacency(n_verts: int, faces: np.ndarray) -> sp.csr_matrix:
@@ -86,11 +87,16 @@ def nonmanifold_vertex_count(n_verts: int, faces: np.ndarray) -> int:
     v = faces.ravel()
     a = faces[:, [1, 2, 0]].ravel()
     b = faces[:, [2, 0, 1]].ravel()
-    link_edges = np.stack([v, np.minimum(a, b), np.maximum(a, b)], axis=1)
-    link_edges = np.unique(link_edges, axis=0)
-    n_link_edges = np.bincount(link_edges[:, 0], minlength=n_verts)
-    link_verts = np.unique(np.concatenate([np.stack([v, a], 1), np.stack([v, b], 1)]), axis=0)
-    n_link_verts = np.bincount(link_verts[:, 0], minlength=n_verts)
+    # distinct (v, edge-of-link) pairs: key on (v, face-edge id); distinct (v, link vertex) pairs
+    edge_keys = np.minimum(a, b) * n_verts + np.maximum(a, b)
+    order = np.lexsort((edge_keys, v))
+    vs, ks = v[order], edge_keys[order]
+    first = np.ones(len(vs), bool)
+    first[1:] = (vs[1:] != vs[:-1]) | (ks[1:] != ks[:-1])
+    n_link_edges = np.bincount(vs[first], minlength=n_verts)
+    lv = np.concatenate([v, v]) * n_verts + np.concatenate([a, b])
+    lv = np.unique(lv)
+    n_link_verts = np.bincount(lv // n_verts, minlength=n_verts)
     used = n_link_verts > 0
     # components of a graph with nv vertices and ne edges where every vertex has degree <= 2:
     # cycles count nv == ne, a path nv - ne == 1; more than one fan -> nv - ne >= 2

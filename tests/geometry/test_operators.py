@@ -56,3 +56,13 @@ def test_huge_scan_is_refused_up_front(monkeypatch):
         eigen.check_memory(2_000_000, 128, name="scan.ply")
     assert "GiB" in str(exc.value) and "scan.ply" in str(exc.value)
     eigen.check_memory(5_000, 128)  # small meshes pass
+
+
+@pytest.mark.slow
+def test_two_million_vertex_scan_is_refused_before_any_heavy_allocation(monkeypatch):
+    from tests.geometry.shapes import grid
+
+    v, f = grid(1415)  # 2,002,225 vertices, 4M faces
+    monkeypatch.setattr(eigen, "available_memory_bytes", lambda: 22 * 2**30)  # this machine class
+    with pytest.raises(MeshtalkError, match=r"2002225 vertices need about .* GiB .* decimate"):
+        compute_operators(v, f, 128, name="scan2M.ply")
