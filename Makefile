@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.meshtalk-installed
-EXTRAS ?= render,speech,bench,test
+EXTRAS ?= render,speech,synth,bench,test
 
 .PHONY: setup setup-system setup-blender test test-fast demo bench clean
 
