@@ -50,7 +50,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="pad or cut the audio to the motion's length when they differ")
     p.add_argument("--supersample", type=int, choices=(1, 2, 3, 4), metavar="N",
                    help="render at N times the size and average down (default: 2 on OSMesa, "
-                        "1 on EGL, which multisamples)")
+                        "1 on EGL, which multisamples); 1 on OSMesa is about 2.5x faster, with "
+                        "jagged outlines")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.set_defaults(func=run)
 

@@ -8,10 +8,11 @@ this process imports ``OpenGL``.
 
 Order: a platform the user set in ``PYOPENGL_PLATFORM`` (no fallback: if it fails, the error says
 so); otherwise EGL, then OSMesa. EGL comes first because it draws with 4× multisampling and can use
-a GPU; on Mesa llvmpipe, OSMesa is faster only without anti-aliasing, and with the 2×2
-supersampling that :class:`~meshtalk.render.renderer.MeshRenderer` then applies to match EGL's
-image quality it is about 2× slower (see ``benchmarks/render.py``). With a display (and always
-on macOS and Windows, which have neither), pyrender's hidden pyglet window is the last resort.
+a GPU. On Mesa llvmpipe, OSMesa is faster only without anti-aliasing; with the 2×2 supersampling
+that :class:`~meshtalk.render.renderer.MeshRenderer` applies on OSMesa to match EGL's image
+quality it costs about as much CPU time as EGL (see ``benchmarks/render.py``). With a display
+(and always on macOS and Windows, which have neither), pyrender's hidden pyglet window is the
+last resort.
 """
 
 from __future__ import annotations
