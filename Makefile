@@ -19,7 +19,7 @@ $(STAMP): setup.cfg pyproject.toml
 	$(PY) -m pip install -q torch==2.13.0
 	$(PY) -m pip install -q -e '.[$(EXTRAS)]'
 	# OSMesa needs PyOpenGL >= 3.1.5; pyrender's pin (3.1.0) is too old but 3.1.10 works with it
-	$(PY) -m pip install -q 'PyOpenGL>=3.1.5' 2>&1 | grep -v "pyrender .* requires PyOpenGL" || true
+	$(PY) -m pip install -q 'PyOpenGL>=3.1.5'
 	touch $@
 
 # Debian packages (ffmpeg/ffprobe, OSMesa, speech engines); skipped when already present.
