@@ -178,20 +178,16 @@ def render_video(
     else:
         logger.warning("no audio given: the video will be silent")
 
-    errors = None
+    reference = None  # what the heat map measures distances to: (T, V, 3) or (V, 3)
     if heatmap:
         if compare is not None:
-            def errors(t):
-                return np.linalg.norm(motion[t] - compare[t], axis=-1)
+            reference = compare
         else:
-            rest = motion[0] if neutral is None else as_motion(
+            reference = motion[0] if neutral is None else as_motion(
                 np.asarray(neutral)[None], num_verts, name="the neutral mesh")[0]
-
-            def errors(t):
-                return np.linalg.norm(motion[t] - rest, axis=-1)
         if error_max is None:
-            sample = errors(np.unique(np.linspace(0, num_frames - 1, _MAX_SAMPLE_FRAMES,
-                                                  dtype=np.int64)))
+            sample = _distances(motion, reference, np.unique(
+                np.linspace(0, num_frames - 1, _MAX_SAMPLE_FRAMES, dtype=np.int64)))
             error_max = float(np.percentile(sample, 99))
             if not error_max > 0:
                 error_max = float(sample.max()) or 1.0
@@ -211,14 +207,14 @@ def render_video(
     camera = frame_face(bounds, face_direction, up)
     bg255 = tuple(int(round(c * 255)) for c in BACKGROUND)
     legend = None
-    if errors is not None:
+    if reference is not None:
         legend = colorbar(size, 0.0, error_max, width=max(64, size // 5),
                           label=(labels or names)[-1], background=bg255)
-    start = time.perf_counter()
+    setup_start = time.perf_counter()
     with MeshRenderer(faces, camera, size, supersample=supersample) as renderer:
-        setup = time.perf_counter() - start
         start = time.perf_counter()
-        first = _compose(renderer, motion, compare, errors, error_max, 0, labels, legend)
+        setup = start - setup_start
+        first = _compose(renderer, motion, compare, reference, error_max, 0, labels, legend)
         height, width = first.shape[:2]
         with VideoWriter(output, fps, (width, height),
                          audio=audio) as writer:
@@ -228,7 +224,7 @@ def render_video(
                 writer.write(first)
                 bar.update(1)
                 for t in range(1, num_frames):
-                    writer.write(_compose(renderer, motion, compare, errors, error_max, t,
+                    writer.write(_compose(renderer, motion, compare, reference, error_max, t,
                                           labels, legend))
                     bar.update(1)
             finally:
@@ -240,13 +236,21 @@ def render_video(
                          error_max=error_max)
 
 
-def _compose(renderer: MeshRenderer, motion, compare, errors, error_max, t, labels, legend):
+def _distances(motion: np.ndarray, reference: np.ndarray, t) -> np.ndarray:
+    """Per-vertex distances of frame(s) ``t`` of ``motion`` (T, V, 3) to ``reference``:
+    the same frame(s) of a (T, V, 3) sequence, or a fixed (V, 3) mesh. Shape (..., V)."""
+    target = reference[t] if reference.ndim == 3 else reference
+    return np.linalg.norm(motion[t] - target, axis=-1)
+
+
+def _compose(renderer: MeshRenderer, motion, compare, reference, error_max, t, labels, legend):
+    """One video frame: the panels of frame ``t`` side by side, (H, W, 3) uint8."""
     panels = [renderer.render(motion[t], index=t).color]
     if compare is not None:
         panels.append(renderer.render(compare[t], index=t).color)
-    if errors is not None:
-        panels.append(renderer.render(motion[t], heat_colors(errors(t), 0.0, error_max),
-                                      index=t).color)
+    if reference is not None:
+        colors = heat_colors(_distances(motion, reference, t), 0.0, error_max)
+        panels.append(renderer.render(motion[t], colors, index=t).color)
     if len(panels) == 1 and legend is None and labels is None:
         return panels[0]  # size is even, as H.264 in yuv420p needs
     return side_by_side(panels, labels, legend=legend)
