@@ -55,6 +55,9 @@ class LossConfig:
         chamfer: weight of the per-frame Chamfer loss.
         chamfer_frame_chunk: frames per Chamfer chunk.
         chamfer_point_chunk: predicted points per Chamfer chunk.
+        normalize: divide the loss by the loss of the neutral mesh (no motion) on the training
+            set, so it starts near 1 whatever the data units; motions in metres otherwise give
+            losses around 1e-5, where Adam's epsilon slows learning down.
     """
 
     mse: float = 1.0
@@ -63,6 +66,7 @@ class LossConfig:
     chamfer: float = 1.0
     chamfer_frame_chunk: int = 8
     chamfer_point_chunk: int = 4096
+    normalize: bool = True
 
 
 @dataclass

@@ -54,6 +54,7 @@ def sequence_loss(
     *,
     lip_weights: torch.Tensor | None = None,
     chunk_frames: int | None = None,
+    loss_scale: float = 1.0,
 ) -> tuple[torch.Tensor, dict[str, float]]:
     """Loss of one sequence and its parts.
 
@@ -64,10 +65,11 @@ def sequence_loss(
         device: where to compute.
         lip_weights: (V,) weights for the lip term (registered only).
         chunk_frames: decoder chunk size.
+        loss_scale: factor applied to the total loss (the parts are reported unscaled).
 
     Returns:
-        ``(loss, parts)`` with parts as floats (``vertex_l2`` is the mean vertex distance for
-        registered data).
+        ``(loss, parts)`` with parts as floats in data units (``vertex_l2`` is the mean vertex
+        distance for registered data).
     """
     ops = seq.ops.to(device)
     neutral = torch.as_tensor(seq.neutral, dtype=torch.float32, device=device)
@@ -89,11 +91,25 @@ def sequence_loss(
             point_chunk=loss_cfg.chamfer_point_chunk)
     if not parts:
         raise MeshtalkError("all loss weights are zero for this data; set loss.mse or loss.chamfer")
-    loss = sum(parts.values())
+    loss = sum(parts.values()) * loss_scale
     out = {k: float(v.detach()) for k, v in parts.items()}
     if seq.registered:
         out["vertex_l2"] = float((pred.detach() - target).norm(dim=-1).mean())
     return loss, out
+
+
+def neutral_loss(seq: TalkingSequence, loss_cfg: LossConfig) -> float:
+    """The loss of predicting the neutral mesh for every frame (the scale of the task)."""
+    neutral = torch.as_tensor(seq.neutral, dtype=torch.float32)
+    target = torch.as_tensor(seq.target, dtype=torch.float32)
+    pred = neutral[None].expand(len(target), -1, -1)
+    if seq.registered:
+        value = loss_cfg.mse * vertex_mse(pred, target) + loss_cfg.velocity * velocity_loss(pred, target)
+    else:
+        value = loss_cfg.chamfer * chamfer_loss(pred, target, torch.as_tensor(seq.target_lengths),
+                                                frame_chunk=loss_cfg.chamfer_frame_chunk,
+                                                point_chunk=loss_cfg.chamfer_point_chunk)
+    return float(value)
 
 
 def _atomic_torch_save(obj: Any, path: Path) -> None:
@@ -153,6 +169,12 @@ class Trainer:
         self.epoch = 0
         self.step = 0
         self.best_val = math.inf
+        self.loss_scale = 1.0
+        if config.loss.normalize:
+            values = [neutral_loss(train_set[i], config.loss) for i in range(min(len(train_set), 8))]
+            positive = [v for v in values if v > 0]
+            if positive:
+                self.loss_scale = 1.0 / float(np.mean(positive))
         self.lip_weights = None
         if lip_vertices is not None:
             n_verts = len(train_set[0].neutral)
@@ -224,7 +246,8 @@ class Trainer:
         with torch.no_grad():
             for i in range(len(dataset)):
                 loss, parts = sequence_loss(self.model, dataset[i], self.config.loss, self.device,
-                                            lip_weights=self.lip_weights, chunk_frames=self.cfg.chunk_frames)
+                                            lip_weights=self.lip_weights, chunk_frames=self.cfg.chunk_frames,
+                                            loss_scale=self.loss_scale)
                 parts["loss"] = float(loss)
                 for k, v in parts.items():
                     sums[k] = sums.get(k, 0.0) + v
@@ -275,7 +298,8 @@ class Trainer:
             self.optimizer.zero_grad(set_to_none=True)
             for j, idx in enumerate(bar):
                 loss, _ = sequence_loss(self.ddp_model, self.train_set[idx], self.config.loss, self.device,
-                                        lip_weights=self.lip_weights, chunk_frames=self.cfg.chunk_frames)
+                                        lip_weights=self.lip_weights, chunk_frames=self.cfg.chunk_frames,
+                                        loss_scale=self.loss_scale)
                 if not torch.isfinite(loss):
                     raise MeshtalkError(f"training diverged at step {self.step} (loss {float(loss)}); lower train.lr")
                 (loss / self.cfg.accumulate).backward()
