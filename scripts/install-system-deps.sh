@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Debian packages meshtalk uses at run time or in tests. Idempotent: installs only what is missing.
 set -euo pipefail
-PKGS=(ffmpeg libosmesa6 espeak-ng flite festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts)
+PKGS=(ffmpeg libosmesa6 libegl1 libgl1-mesa-dri espeak-ng flite festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
