@@ -49,25 +49,25 @@ def test_flat_unit_square_matches_neumann_spectrum():
 
 @pytest.mark.parametrize("device", DEVICES)
 def test_methods_agree_with_dense_oracle(device):
-    v, f = bumpy_sphere(1200, seed=3)
+    v, f = bumpy_sphere(900, seed=3)
     L, mass = cotan_laplacian(v, f)
-    k = 40
+    k = 32
     ref = laplacian_eigenbasis(L, mass, k + 8, method="dense")  # extra modes: cut inside no cluster
     for method in ["lanczos", "arpack"]:
         b = laplacian_eigenbasis(L, mass, k, method=method, device=device)
         assert b.evecs.device.type == device
         np.testing.assert_allclose(b.evals.cpu().numpy()[1:], ref.evals.numpy()[1:k], rtol=1e-8)
-        # subspace agreement through M-weighted projectors onto the first 30 modes
+        # subspace agreement through M-weighted projectors onto the first 24 modes
         m = torch.as_tensor(mass)
-        P1 = b.evecs.cpu()[:, :30]
-        P2 = ref.evecs[:, :30]
-        overlap = P1.T @ (m[:, None] * P2)  # (30, 30), orthogonal if the subspaces agree
+        P1 = b.evecs.cpu()[:, :24]
+        P2 = ref.evecs[:, :24]
+        overlap = P1.T @ (m[:, None] * P2)  # (24, 24), orthogonal if the subspaces agree
         sv = torch.linalg.svdvals(overlap)
         assert float((1 - sv).abs().max()) < 1e-6
 
 
 def test_deterministic_and_sign_fixed():
-    v, f = bumpy_sphere(3000, seed=1)
+    v, f = bumpy_sphere(1500, seed=1)
     L, mass = cotan_laplacian(v, f)
     a = laplacian_eigenbasis(L, mass, 24, method="lanczos", seed=0)
     b = laplacian_eigenbasis(L, mass, 24, method="lanczos", seed=0)
@@ -96,7 +96,7 @@ def test_disconnected_mesh_has_one_zero_eigenvalue_per_component():
 
 
 def test_residual_function_is_independent_of_the_solver():
-    v, f = bumpy_sphere(1200)
+    v, f = bumpy_sphere(500)
     L, mass = cotan_laplacian(v, f)
     w, U = np.linalg.eigh(np.diag(mass**-0.5) @ L.toarray() @ np.diag(mass**-0.5))
     phi = (mass**-0.5)[:, None] * U[:, :10]
