@@ -106,6 +106,12 @@ def meshtalk_operators(verts, faces, k, method):
 
 
 def run_one(which: str, n_verts: int, k: int, out: Path) -> None:
+    import potpourri3d  # noqa: F401  (imports are not part of the timing)
+    import scipy.sparse.linalg  # noqa: F401
+    import torch  # noqa: F401
+
+    import meshtalk.geometry.operators  # noqa: F401
+
     verts, faces = make_mesh(n_verts)
     t0 = time.perf_counter()
     if which == "reference":
