@@ -157,7 +157,12 @@ def inspect_mesh(verts: np.ndarray, faces: np.ndarray | None) -> MeshReport:
         area = 0.5 * np.linalg.norm(np.cross(p[:, 1] - p[:, 0], p[:, 2] - p[:, 0]), axis=1)
     tiny = 1e-12 * max(float(area.mean()) if len(area) else 0.0, np.finfo(float).tiny)
     degenerate = repeated | (area <= tiny)
-    n_dup = len(good) - len(np.unique(np.sort(good, axis=1), axis=0)) if len(good) else 0
+    n_dup = 0
+    if len(good):
+        srt = np.sort(good, axis=1)
+        order = np.lexsort((srt[:, 2], srt[:, 1], srt[:, 0]))
+        srt = srt[order]
+        n_dup = int(np.count_nonzero((srt[1:] == srt[:-1]).all(axis=1)))
     used = np.zeros(n, bool)
     used[good.ravel()] = True
     _, counts = edge_face_counts(good[~repeated])

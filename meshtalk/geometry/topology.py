@@ -39,7 +39,10 @@ def edge_face_counts(faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     e = np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]])
     e.sort(axis=1)
     n = int(e.max()) + 1
-    keys, counts = np.unique(e[:, 0] * n + e[:, 1], return_counts=True)  # 1D keys: fast unique
+    keys = np.sort(e[:, 0] * n + e[:, 1])  # 1D keys, distinct by sorting
+    starts = np.flatnonzero(np.concatenate([[True], keys[1:] != keys[:-1]]))
+    counts = np.diff(np.append(starts, len(keys)))
+    keys = keys[starts]
     return np.stack([keys // n, keys % n], axis=1), counts
 
 
@@ -94,8 +97,8 @@ def nonmanifold_vertex_count(n_verts: int, faces: np.ndarray) -> int:
     first = np.ones(len(vs), bool)
     first[1:] = (vs[1:] != vs[:-1]) | (ks[1:] != ks[:-1])
     n_link_edges = np.bincount(vs[first], minlength=n_verts)
-    lv = np.concatenate([v, v]) * n_verts + np.concatenate([a, b])
-    lv = np.unique(lv)
+    lv = np.sort(np.concatenate([v, v]) * n_verts + np.concatenate([a, b]))
+    lv = lv[np.concatenate([[True], lv[1:] != lv[:-1]])]  # distinct, by sorting (faster than hashing)
     n_link_verts = np.bincount(lv // n_verts, minlength=n_verts)
     used = n_link_verts > 0
     # components of a graph with nv vertices and ne edges where every vertex has degree <= 2:
