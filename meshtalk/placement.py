@@ -220,8 +220,15 @@ def estimate_placement(
             notes.append("front from --front, up estimated")
         else:
             snapped = _snap(est)
+            flipped = False
+            if snapped is not None and (snapped[1] @ ([0, -1, 0]) == 1 or snapped[1] @ ([0, 0, -1]) == 1):
+                # the up sign is the weakest part of the estimate (a lip-valley cue that coarse
+                # meshes can fool); an axis-aligned scan is +y- or +z-up, not stored upside down
+                snapped = _rotation(-snapped[1], snapped[2])
+                flipped = True
             rotation = snapped if snapped is not None else _rotation(est[1], est[2])
-            notes.append("orientation estimated" + (" (snapped to the axes)" if snapped is not None else ""))
+            notes.append("orientation estimated" + (" (snapped to the axes)" if snapped is not None else "")
+                         + (" with the up sign of the axes" if flipped else ""))
             if snapped is None:
                 warnings.append(
                     "the scan is not axis-aligned; its orientation was estimated from the geometry "

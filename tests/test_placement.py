@@ -161,3 +161,15 @@ def test_estimated_orientation_of_a_rotated_head(demo_head, rot):
     p = estimate_placement(turned, faces)
     assert np.allclose(p.rotation, rot.T, atol=1e-12)
     assert np.allclose(p.to_canonical(turned), p0.to_canonical(verts), atol=1e-9)
+
+
+@pytest.mark.parametrize("n", [1200, 3000])
+def test_coarse_scans_keep_their_up_axis(n):
+    """Coarse meshes can fool the lip-valley up cue; an axis-aligned scan keeps +y (or +z) up."""
+    from tests.cli._fixtures import small_head
+
+    verts, faces = small_head(n)
+    assert np.allclose(estimate_placement(verts, faces).rotation, np.eye(3))
+    z_up = np.array([[1, 0, 0], [0, 0, -1], [0, 1, 0]], float)   # y -> z, z -> -y
+    p = estimate_placement(verts @ z_up.T, faces)
+    assert np.allclose(p.rotation, z_up.T)
