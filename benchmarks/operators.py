@@ -113,6 +113,7 @@ def run_one(which: str, n_verts: int, k: int, out: Path) -> None:
     import meshtalk.geometry.operators  # noqa: F401
 
     verts, faces = make_mesh(n_verts)
+    u0 = resource.getrusage(resource.RUSAGE_SELF)
     t0 = time.perf_counter()
     if which == "reference":
         evals, evecs, mass, _ = reference_operators(verts, faces, k)
@@ -121,9 +122,11 @@ def run_one(which: str, n_verts: int, k: int, out: Path) -> None:
         method = which.split(":", 1)[1] if ":" in which else "auto"
         evals, evecs, mass, residual, _ = meshtalk_operators(verts, faces, k, method)
     seconds = time.perf_counter() - t0
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    u1 = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = (u1.ru_utime - u0.ru_utime) + (u1.ru_stime - u0.ru_stime)
+    peak = u1.ru_maxrss * 1024
     np.savez(out, evals=evals, evecs=evecs.astype(np.float32), mass=mass)
-    print(json.dumps({"seconds": seconds, "peak_bytes": peak, "residual": residual}))
+    print(json.dumps({"seconds": seconds, "cpu_seconds": cpu, "peak_bytes": peak, "residual": residual}))
 
 
 def measure(which: str, n_verts: int, k: int, tmp: Path) -> dict:
@@ -177,11 +180,13 @@ def main() -> None:
                 r = results[which]
                 rel, cos = compare(r, ref, args.k)
                 rows.append((n, which, ref["seconds"], r["seconds"], ref["seconds"] / r["seconds"],
+                             ref["cpu_seconds"], r["cpu_seconds"],
                              ref["peak_bytes"], r["peak_bytes"], rel, cos, r["residual"]))
                 tqdm.write(f"V={n:>7} {which:<18} ref {ref['seconds']:7.2f}s  ours {r['seconds']:7.2f}s  "
                            f"x{ref['seconds'] / r['seconds']:.1f}  eig err {rel:.1e}  cos {cos:.6f}  res {r['residual']:.1e}")
         bar.close()
     gib = 2.0**30
+    load = os.getloadavg()
     lines = [
         "## Operator precompute (`benchmarks/operators.py`)",
         "",
@@ -190,17 +195,19 @@ def main() -> None:
         "",
         f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, CPU only. "
         "Surfaces: bumpy spheres (smoothly perturbed, no eigenvalue degeneracy), k = "
-        f"{args.k}. Each run is a fresh subprocess (peak RSS per run). Reference: the DiffusionNet "
+        f"{args.k}. Each run is a fresh subprocess (peak RSS per run); CPU s = user + system time "
+        "of that process (steadier than wall time when the cores are shared). Reference: the DiffusionNet "
         "recipe (pp3d cotan + ARPACK/SuperLU shift-invert on L+1e-8·I, per-vertex gradient loop). "
         "Eigenvalue error: max over i ≥ 1 of |λ − λ_ref| / λ_ref. Subspace: cosine of the largest "
-        f"principal angle between our first {args.k - 8} modes and the reference's {args.k} (1 = inside).",
+        f"principal angle between our first {args.k - 8} modes and the reference's {args.k} (1 = inside). "
+        f"Load average at the end of the run: {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} (1/5/15 min).",
         "",
-        "| vertices | meshtalk run | reference s | meshtalk s | speed-up | ref peak GiB | meshtalk peak GiB | eigenvalue rel. error | subspace cos | max residual |",
-        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| vertices | meshtalk run | reference wall s | meshtalk wall s | speed-up (wall) | reference CPU s | meshtalk CPU s | ref peak GiB | meshtalk peak GiB | eigenvalue rel. error | subspace cos | max residual |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    for n, which, rs, ms, sp_, rp, mp, rel, cos, res in rows:
-        lines.append(f"| {n:,} | {which} | {rs:.2f} | {ms:.2f} | **{sp_:.1f}×** | {rp / gib:.2f} | {mp / gib:.2f} | "
-                     f"{rel:.1e} | {cos:.6f} | {res:.1e} |")
+    for n, which, rs, ms, sp_, rc, mc, rp, mp, rel, cos, res in rows:
+        lines.append(f"| {n:,} | {which} | {rs:.2f} | {ms:.2f} | **{sp_:.1f}×** | {rc:.1f} | {mc:.1f} | {rp / gib:.2f} | "
+                     f"{mp / gib:.2f} | {rel:.1e} | {cos:.6f} | {res:.1e} |")
     text = "\n".join(lines)
     print(text)
     if not args.no_report:
