@@ -303,7 +303,8 @@ def score_motion(pred: np.ndarray, gt: np.ndarray, lip_mask, landmarks) -> dict[
         pred: (T, V, 3) predicted positions, metres.
         gt: (T, V, 3) ground-truth positions, metres.
         lip_mask: the :class:`~meshtalk.metrics.RegionMask` of the lips.
-        landmarks: :class:`~meshtalk.metrics.LipLandmarks` of the neutral mesh (None: no curve metrics).
+        landmarks: :class:`~meshtalk.metrics.LipLandmarks` of the neutral mesh, or ``(upper, lower)``
+            vertex indices (None: no curve metrics).
 
     Returns:
         ``{metric: value}`` for :data:`METRICS` (NaN where undefined: the correlation of a

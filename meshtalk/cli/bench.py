@@ -39,6 +39,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--no-speed", dest="speed", action="store_false", help="skip the speed benchmark")
     p.add_argument("--sizes", metavar="N,N,...", help="vertex counts of the speed benchmark (overrides the preset)")
     p.add_argument("--heads", metavar="SEED,...", help="head seeds of the quality benchmark (overrides the preset)")
+    p.add_argument("--voices", metavar="VOICE,...",
+                   help="voices of the quality benchmark, e.g. flite:awb (default: the installed test voices)")
     p.add_argument("--sentences", type=int, metavar="N", help="test sentences per head and voice (overrides)")
     p.add_argument("--threads", type=int, default=2, help="torch threads (default 2)")
     p.add_argument("--device", help="torch device for the model in the quality run (default cpu)")
@@ -98,7 +100,8 @@ def run(args: argparse.Namespace) -> int:
     links: dict[str, str] = {}
 
     if args.quality:
-        cfg = QualityConfig(heads=heads, n_voices=2 if args.quick else 4,
+        voices = tuple(v.strip() for v in args.voices.split(",") if v.strip()) if args.voices else None
+        cfg = QualityConfig(heads=heads, voices=voices, n_voices=2 if args.quick else 4,
                             sentences=args.sentences or (3 if args.quick else 5),
                             meshings=QUICK_MESHINGS if args.quick else FULL_MESHINGS)
         with tempfile.TemporaryDirectory(prefix="meshtalk-bench-ops-") as cache:
