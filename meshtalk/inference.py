@@ -188,6 +188,35 @@ def _mesh_arrays(mesh: Any) -> tuple[np.ndarray, np.ndarray | None]:
 # --------------------------------------------------------------------------------- animation
 
 
+def silence_gate(wave: np.ndarray, n_frames: int, fps: float, *, floor_db: float = -60.0,
+                 smooth_frames: int = 5) -> np.ndarray:
+    """Per-frame weight in [0, 1] that is 0 in digital silence and 1 in audible sound.
+
+    The RMS level of each frame's audio (dBFS) is mapped linearly from ``floor_db - 10`` (0)
+    to ``floor_db`` (1), then smoothed over ``smooth_frames`` so the gate never pops.
+
+    Args:
+        wave: (S,) 16 kHz audio.
+        n_frames: T.
+        fps: motion frame rate.
+
+    Returns:
+        (T,) float32 weights.
+    """
+    spf = SAMPLE_RATE / fps
+    edges = np.round(np.arange(n_frames + 1) * spf).astype(np.int64).clip(0, len(wave))
+    sq = np.concatenate([[0.0], np.cumsum(wave.astype(np.float64) ** 2)])
+    counts = np.maximum(edges[1:] - edges[:-1], 1)
+    rms = np.sqrt((sq[edges[1:]] - sq[edges[:-1]]) / counts)
+    db = 20 * np.log10(np.maximum(rms, 1e-12))
+    gate = np.clip((db - (floor_db - 10.0)) / 10.0, 0.0, 1.0)
+    if smooth_frames > 1 and n_frames > 1:
+        kernel = np.ones(smooth_frames) / smooth_frames
+        padded = np.pad(gate, (smooth_frames // 2, smooth_frames - 1 - smooth_frames // 2), mode="edge")
+        gate = np.convolve(padded, kernel, mode="valid")
+    return gate.astype(np.float32)
+
+
 def _window_starts(n_frames: int, window: int, overlap: int) -> list[int]:
     if n_frames <= window:
         return [0]
@@ -209,6 +238,7 @@ def _animate_blocks(
     overlap_s: float = 1.0,
     ops=None,
     cache=None,
+    silence_db: float | None = -60.0,
 ) -> Iterator[tuple[int, np.ndarray]]:
     """Yields the number of frames T first, then the ``(start, displacement block)`` pairs."""
     from meshtalk.model.checkpoint import load_model
@@ -238,6 +268,8 @@ def _animate_blocks(
     neutral = torch.as_tensor(verts, dtype=torch.float32, device=device)
     wave_t = torch.as_tensor(wave, device=device)
     yield n_frames
+    gate = (torch.as_tensor(silence_gate(wave, n_frames, fps, floor_db=silence_db), device=device)
+            if silence_db is not None else None)
     emitted = 0
     pending: torch.Tensor | None = None   # previous window's frames not yet emitted
     with torch.inference_mode():
@@ -248,6 +280,8 @@ def _animate_blocks(
             seg = wave_t[a0:max(a1, a0 + 1)]
             code = model.encode_audio(seg[None], n)[0]
             disp = model.decode(geometry_code, code, ops, chunk_frames=chunk_frames)  # (n, V, 3)
+            if gate is not None:
+                disp = disp * gate[s:s + n, None, None]
             if pending is not None:
                 ov = emitted + pending.shape[0] - s          # frames shared with the previous window
                 if ov > 0:
@@ -298,6 +332,7 @@ def animate(
     overlap_s: float = 1.0,
     ops=None,
     cache=None,
+    silence_db: float | None = -60.0,
 ) -> np.ndarray:
     """Animate a neutral face mesh with speech.
 
@@ -314,6 +349,8 @@ def animate(
         overlap_s: overlap between consecutive windows, cross-faded.
         ops: precomputed operators of the mesh (else computed, through ``cache`` if given).
         cache: operator cache (directory or ``OperatorCache``) for ``compute_operators``.
+        silence_db: frames whose audio is below this level (dBFS; digital silence) fade to the
+            neutral mesh (see :func:`silence_gate`); None leaves the model's output untouched.
 
     Returns:
         (T, V, 3) float32 vertex positions, ``T = round(duration * fps)`` (at least 1).
@@ -324,7 +361,7 @@ def animate(
     verts, faces = _mesh_arrays(mesh)
     gen = _animate_blocks((verts, faces), audio, model, fps=fps, device=device,
                           chunk_frames=chunk_frames, window_s=window_s, overlap_s=overlap_s,
-                          ops=ops, cache=cache)
+                          ops=ops, cache=cache, silence_db=silence_db)
     n_frames = next(gen)
     out = np.empty((n_frames, len(verts), 3), np.float32)
     out[:] = verts.astype(np.float32)[None]
