@@ -127,7 +127,7 @@ def _closest_on_triangles(p: np.ndarray, a: np.ndarray, b: np.ndarray, c: np.nda
 
 
 def closest_points_on_mesh(
-    points: object, vertices: object, faces: object, *, k: int = 16
+    points: object, vertices: object, faces: object, *, k: int = 8
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Closest point on a triangle mesh for each query point.
 
