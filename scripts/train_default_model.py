@@ -495,7 +495,9 @@ def evaluate(cfg: dict, work: Path, out: Path, card: Path, *, config_path: Path)
               "eval_minutes": round((time.time() - t_eval) / 60, 2)}
     tinfo = work / "train_summary.json"
     result["training"] = json.loads(tinfo.read_text()) if tinfo.is_file() else {}
-    (out / "metrics.json").write_text(json.dumps(result, indent=1))
+    tmp = out / ".metrics.json.tmp"
+    tmp.write_text(json.dumps(result, indent=1))
+    os.replace(tmp, out / "metrics.json")
     write_card(card, cfg, result, config_path, out)
     return result
 
@@ -543,6 +545,7 @@ def write_card(card: Path, cfg: dict, result: dict, config_path: Path, out: Path
     text = CARD_TEMPLATE.format(
         size=size, corpus=cfg["corpus"], model=cfg["model"], train=cfg["train"], config=rel,
         steps=tr.get("steps", "?"), minutes=tr.get("train_minutes", "?"), params=tr.get("parameters", "?"),
+        runs=", ".join(f"{r['steps']} steps / {r['minutes']} min at lr {r.get('lr', '?')}" for r in tr.get("runs", [])),
         train_sequences=tr.get("train_sequences", "?"), heads=", ".join(tr.get("train_heads", [])),
         meshings=cfg["meshings"], table=table(groups), gains=result["loudness_gains"], gap=gap,
         eval_minutes=result["eval_minutes"], val=tr.get("best_val_vertex_l2_canonical", float("nan")),
@@ -581,11 +584,18 @@ from the head's field ({train_sequences} training sequences; heads {heads}).
 
 ## Training
 
-Command (CPU, 2 threads, on a machine shared with other jobs):
+Commands (CPU, 2 threads, on a 2-core machine shared with other jobs; the corpus and the
+meshings are built by the first one):
 
-    python scripts/train_default_model.py --config {config}
+    python scripts/train_default_model.py --config {config} --work runs/default-model --no-eval
+    cp runs/default-model/checkpoints/best.safetensors runs/default-model/run1.safetensors
+    python scripts/train_default_model.py --config {config} --work runs/default-model \
+        --init runs/default-model/run1.safetensors --lr 5e-4 --minutes 21 --no-eval
+    python scripts/train_default_model.py --config {config} --work runs/default-model --eval-only
 
-{steps} optimiser steps in {minutes} min of wall clock (budget `train.minutes`). Losses: vertex MSE
+{steps} optimiser steps in {minutes} min of wall clock over the runs {runs} (each run: a wall-clock
+budget, cosine learning-rate decay, the best validation weights kept; the second run continues
+from the first run's best weights). Losses: vertex MSE
 (extra weight on the moving vertices) + velocity loss on pairs of consecutive frames decoded on a
 random meshing, plus two auxiliary heads that are not shipped: frame-level **phone classification**
 (ARPAbet, 40 classes) on the audio encoder's features and articulation-curve regression on the
@@ -634,6 +644,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--init", type=Path, help="start from these weights (continue a run)")
     p.add_argument("--eval-only", action="store_true", help="skip training; evaluate OUT's model")
     p.add_argument("--no-eval", action="store_true", help="train only")
+    p.add_argument("--card-only", action="store_true", help="rewrite the model card from OUT/metrics.json")
     p.add_argument("--card", type=Path, default=REPO / "docs" / "model_card.md")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
@@ -642,6 +653,10 @@ def main(argv: list[str] | None = None) -> int:
     args.work.mkdir(parents=True, exist_ok=True)
     if args.lr is not None:
         cfg["train"]["lr"] = args.lr
+    if args.card_only:
+        result = json.loads((args.out / "metrics.json").read_text())
+        write_card(args.card, cfg, result, args.config, args.out)
+        return 0
     if not args.eval_only:
         train(cfg, args.work, args.out, args.minutes, args.init)
     if not args.no_eval:
