@@ -62,7 +62,7 @@ __all__ = [
 QUICK_MESHINGS: tuple[tuple[str, dict], ...] = (
     ("template", {}),
     ("remesh", {"target_vertices": 2000}),
-    ("pointcloud", {"count": 4000}),
+    ("pointcloud", {"count": 2000}),
 )
 #: Meshings of the full run (the corpus's test pool).
 FULL_MESHINGS: tuple[tuple[str, dict], ...] = (
@@ -104,7 +104,7 @@ class QualityConfig:
     heads: tuple[int, ...] = (7,)
     voices: tuple[str, ...] | None = None
     n_voices: int = 2
-    sentences: int = 3
+    sentences: int = 2
     meshings: tuple[tuple[str, dict], ...] = QUICK_MESHINGS
     seed: int = 0
     fps: float = 30.0
@@ -137,6 +137,8 @@ class SequenceCase:
         gt: (T, V, 3) float64 ground-truth positions.
         text: the sentence.
         field: the head's displacement field (:class:`~meshtalk.data.synth.motion.MouthField`).
+        true_mouth_width: corner-to-corner distance of the head's own mouth landmarks, metres
+            (a check on the automatic landmarks).
     """
 
     name: str
@@ -152,6 +154,7 @@ class SequenceCase:
     gt: np.ndarray
     text: str = ""
     field: object = None
+    true_mouth_width: float = math.nan
 
     @property
     def n_frames(self) -> int:
@@ -170,7 +173,9 @@ class QualityResult:
     Attributes:
         rows: one dict per case: name, head, voice, meshing, vertices, frames, mask (name and
             size of the automatic lip mask), gt_opening_range_mm (range of the ground-truth
-            mouth-opening curve between the automatic lip landmarks) and one score dict per method.
+            mouth-opening curve between the automatic lip landmarks), auto_mouth_width_mm and
+            true_mouth_width_mm (the automatic landmarks' mouth width vs the head's own) and one
+            score dict per method.
         summary: group (``"all"``, ``"voice V"``, ``"head H"``, ``"meshing M"``) -> method ->
             metric -> mean over the group's cases (NaN-aware), plus ``"n"``.
         masks: meshing -> lip mask description.
@@ -279,13 +284,14 @@ def test_cases(config: QualityConfig):
     for seed in config.heads:
         head = make_head(int(seed), name=f"head{int(seed):03d}")
         field_ = MouthField(head)
+        width = float(np.linalg.norm(head.landmarks.left_corner - head.landmarks.right_corner))
         for mesh_name, verts, faces in _meshings(head, config):
             for (voice, idx), (text, audio, art) in speech.items():
                 gt = verts[None] + field_.displace(verts, art)
                 yield SequenceCase(name=f"{head.name}_{voice.replace(':', '-')}_s{idx:05d}", head=head.name,
                                    voice=voice, meshing=mesh_name, verts=verts, faces=faces, audio=audio,
                                    sample_rate=config.sample_rate, fps=config.fps, articulation=art, gt=gt,
-                                   text=text, field=field_)
+                                   text=text, field=field_, true_mouth_width=width)
 
 
 def count_cases(config: QualityConfig) -> int:
@@ -431,7 +437,9 @@ def evaluate_quality(
             motions = {"model": pred, "neutral": neutral_motion(case.verts, n), "loudness": loud}
             row = {"name": case.name, "head": case.head, "voice": case.voice, "meshing": case.meshing,
                    "vertices": int(len(case.verts)), "frames": n, "mask": masks[case.meshing],
-                   "gt_opening_range_mm": float(np.ptp(mouth_opening_curve(case.gt, lm))) * 1000.0}
+                   "gt_opening_range_mm": float(np.ptp(mouth_opening_curve(case.gt, lm))) * 1000.0,
+                   "auto_mouth_width_mm": float(lm.mouth_width) * 1000.0 if hasattr(lm, "mouth_width") else math.nan,
+                   "true_mouth_width_mm": case.true_mouth_width * 1000.0}
             for m, motion in motions.items():
                 row[m] = score_motion(motion, case.gt, mask, lm)
             rows.append(row)

@@ -62,8 +62,8 @@ def quality_markdown(result: QualityResult, *, plots: dict[str, str] | None = No
         head,
         *rows(order),
         "",
-        "| meshing | vertices | lip mask (LVE) | GT opening range mm |",
-        "|---|---|---|---|",
+        "| meshing | vertices | lip mask (LVE) | auto mouth width mm (head's own) | GT opening range mm |",
+        "|---|---|---|---|---|",
     ]
     seen: dict[str, list[dict]] = {}
     for r in result.rows:
@@ -71,7 +71,11 @@ def quality_markdown(result: QualityResult, *, plots: dict[str, str] | None = No
     for m, rs in seen.items():
         rng = sum(r["gt_opening_range_mm"] for r in rs) / len(rs)
         flag = " (landmarks miss the parting lips: curve metrics left out)" if rng < 0.5 else ""
-        lines.append(f"| {m} | {rs[0]['vertices']} | {result.masks[m]} | {rng:.2f}{flag} |")
+        widths = f"{rs[0].get('auto_mouth_width_mm', math.nan):.1f} ({rs[0].get('true_mouth_width_mm', math.nan):.1f})"
+        lines.append(f"| {m} | {rs[0]['vertices']} | {result.masks[m]} | {widths} | {rng:.2f}{flag} |")
+    lines += ["", "The automatic lip landmarks (`meshtalk.metrics.find_lip_landmarks`) set the lip mask and "
+              "the opening curve; where their mouth width is far from the head's own, the LVE of that "
+              "meshing measures a different region and is not comparable across meshings."]
     if plots:
         lines.append("")
         for key, caption in (("heatmap", "Mean per-vertex error of the model"),
@@ -105,15 +109,20 @@ def speed_markdown(rows: Sequence[SpeedRow], *, seconds: float, plot: str | None
 
 def bench_markdown(*, quick: bool, wall_s: float, quality: QualityResult | None,
                    speed: Sequence[SpeedRow] | None, speed_seconds: float,
-                   plots: dict[str, str] | None = None, command: str | None = None) -> str:
-    """The whole ``bench`` section."""
+                   plots: dict[str, str] | None = None, command: str | None = None,
+                   cpu_s: float | None = None, load: float | None = None) -> str:
+    """The whole ``bench`` section (``cpu_s``: user+system CPU time of the run and its subprocesses;
+    ``load``: the 1-minute load average at the end, since the cores may be shared)."""
     plots = plots or {}
     cmd = command or (QUICK_COMMAND if quick else FULL_COMMAND)
     lines = [
         f"## meshtalk bench ({'quick' if quick else 'full'} run)",
         "",
-        f"Command: `{cmd}` — wall time {wall_s / 60:.1f} min on {os.cpu_count()} CPU cores "
-        f"({platform.machine()}, Python {platform.python_version()}). The full benchmark (3 test "
+        f"Command: `{cmd}` — wall time {wall_s / 60:.1f} min"
+        + (f" (CPU time {cpu_s / 60:.1f} min)" if cpu_s is not None else "")
+        + f" on {os.cpu_count()} CPU cores ({platform.machine()}, Python {platform.python_version()})"
+        + (f", shared: load average {load:.1f} at the end" if load is not None else "")
+        + ". The full benchmark (3 test "
         "heads, 4 test voices, 5 sentences, 8 meshings up to a ~100k-vertex scan, sizes up to 100k "
         f"vertices) is `{FULL_COMMAND}`.",
         "",

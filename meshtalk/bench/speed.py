@@ -10,7 +10,8 @@ peak resident memory (``ru_maxrss``) is that run's own. In the subprocess, for o
 * ``audio_encode_s`` — :meth:`TalkingHead.encode_audio` of ``seconds`` of speech-like audio
   (independent of the mesh; measured in every run to show its spread);
 * ``decode_ms_per_frame`` — :meth:`TalkingHead.encode_geometry` once, then
-  :meth:`TalkingHead.decode` of ``fps · seconds`` frames, divided by the frame count;
+  :meth:`TalkingHead.decode` of the first ``decode_frames`` frames of that audio code (one
+  chunk), divided by the frame count;
 * ``peak_rss_mib`` — peak resident memory of the subprocess (imports and model included).
 
 Timings are wall-clock, best of ``repeats`` (the precompute runs once), ``torch`` limited to
@@ -70,7 +71,8 @@ def _best(fn, repeats: int) -> float:
     return best
 
 
-def speed_worker(mesh_file: Path, model: str | None, *, seconds: float, threads: int, repeats: int) -> dict:
+def speed_worker(mesh_file: Path, model: str | None, *, seconds: float, threads: int, repeats: int,
+                 decode_frames: int = 30) -> dict:
     """Measure one mesh in this process (run by :func:`measure_speed` in a subprocess).
 
     Args:
@@ -79,6 +81,7 @@ def speed_worker(mesh_file: Path, model: str | None, *, seconds: float, threads:
         seconds: audio length.
         threads: torch threads.
         repeats: timing repeats (best kept).
+        decode_frames: frames decoded per timing.
 
     Returns:
         A :class:`SpeedRow` as a dict (``target_vertices`` 0; the caller fills it).
@@ -110,14 +113,16 @@ def speed_worker(mesh_file: Path, model: str | None, *, seconds: float, threads:
         audio_s = _best(lambda: code.append(net.encode_audio(wave, n_frames)[0]), repeats)
         geo = net.encode_geometry(neutral, ops)
 
+        frames = code[-1][:decode_frames]
+
         def decode() -> None:
-            net.decode(geo, code[-1], ops)
+            net.decode(geo, frames, ops, chunk_frames=len(frames))
 
         decode_s = _best(decode, repeats)
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
     return asdict(SpeedRow(target_vertices=0, vertices=len(verts), faces=len(faces), precompute_s=precompute,
-                           audio_encode_s=audio_s, decode_ms_per_frame=1000.0 * decode_s / n_frames,
-                           frames=n_frames, peak_rss_mib=rss, threads=threads))
+                           audio_encode_s=audio_s, decode_ms_per_frame=1000.0 * decode_s / len(frames),
+                           frames=len(frames), peak_rss_mib=rss, threads=threads))
 
 
 def measure_speed(
@@ -126,6 +131,7 @@ def measure_speed(
     *,
     head_seed: int = 7,
     seconds: float = 4.0,
+    decode_frames: int = 30,
     threads: int = 2,
     repeats: int = 2,
     progress: bool = False,
@@ -137,6 +143,7 @@ def measure_speed(
         model: model folder or ``.safetensors`` file; None for the shipped default.
         head_seed: the synthetic head remeshed.
         seconds: audio length per run.
+        decode_frames: frames decoded per timing (at most ``fps · seconds``).
         threads: torch threads per run.
         repeats: timing repeats per run (best kept).
         progress: tqdm progress bar.
@@ -151,6 +158,8 @@ def measure_speed(
     from meshtalk.data.synth.scans import remesh
 
     sizes = [int(s) for s in sizes]
+    if decode_frames < 1:
+        raise MeshtalkError(f"bench speed: decode_frames must be >= 1, got {decode_frames}")
     if not sizes or min(sizes) <= 100:
         raise MeshtalkError(f"bench speed: sizes must be vertex counts > 100, got {sizes}")
     if model is not None:
@@ -169,7 +178,7 @@ def measure_speed(
                 mesh_file = Path(tmp) / f"mesh_{size}.npz"
                 np.savez(mesh_file, verts=scan.verts, faces=scan.faces)
                 job = {"mesh": str(mesh_file), "model": model, "seconds": seconds, "threads": threads,
-                       "repeats": repeats}
+                       "repeats": repeats, "decode_frames": decode_frames}
                 job_file = Path(tmp) / f"job_{size}.json"
                 job_file.write_text(json.dumps(job))
                 env = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads),
@@ -197,7 +206,8 @@ def _main(argv: list[str]) -> int:  # the subprocess entry point
         return 2
     job = json.loads(Path(argv[0]).read_text())
     row = speed_worker(Path(job["mesh"]), job["model"], seconds=float(job["seconds"]),
-                       threads=int(job["threads"]), repeats=int(job["repeats"]))
+                       threads=int(job["threads"]), repeats=int(job["repeats"]),
+                       decode_frames=int(job.get("decode_frames", 30)))
     sys.stdout.write(json.dumps(row) + "\n")
     return 0
 

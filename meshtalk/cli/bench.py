@@ -28,7 +28,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         ),
     )
     p.add_argument("--quick", action="store_true",
-                   help="small run: 1 head, 2 test voices, 3 sentences, 3 meshings, sizes 2k/8k/20k")
+                   help="small run: 1 head, 2 test voices, 2 sentences, 3 meshings, sizes 2k/8k/20k")
     p.add_argument("--model", type=Path, metavar="DIR",
                    help="model folder or .safetensors file (default: the shipped default model)")
     p.add_argument("--out", type=Path, metavar="DIR",
@@ -95,14 +95,18 @@ def run(args: argparse.Namespace) -> int:
     out.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(args.threads)
     speed_seconds = 4.0
+    import resource
+
     t0 = time.perf_counter()
+    cpu0 = sum(getattr(resource.getrusage(who), f) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
+               for f in ("ru_utime", "ru_stime"))
     quality = speed = None
     links: dict[str, str] = {}
 
     if args.quality:
         voices = tuple(v.strip() for v in args.voices.split(",") if v.strip()) if args.voices else None
         cfg = QualityConfig(heads=heads, voices=voices, n_voices=2 if args.quick else 4,
-                            sentences=args.sentences or (3 if args.quick else 5),
+                            sentences=args.sentences or (2 if args.quick else 5),
                             meshings=QUICK_MESHINGS if args.quick else FULL_MESHINGS)
         with tempfile.TemporaryDirectory(prefix="meshtalk-bench-ops-") as cache:
             predict, label = model_predictor(args.model, cache=Path(cache), device=args.device)
@@ -139,8 +143,11 @@ def run(args: argparse.Namespace) -> int:
             parts += ["--model", args.model.as_posix()]
         parts += ["--out", out.as_posix(), "--report", report.as_posix()]
         command = " ".join(parts)
+    cpu = sum(getattr(resource.getrusage(who), f) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
+              for f in ("ru_utime", "ru_stime")) - cpu0
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     md = bench_markdown(quick=args.quick, wall_s=wall, quality=quality, speed=speed,
-                        speed_seconds=speed_seconds, plots=links, command=command)
+                        speed_seconds=speed_seconds, plots=links, command=command, cpu_s=cpu, load=load)
     write_section(report, md)
     print(md)
     print(f"wrote the 'bench' section of {report} and {len(links)} plots in {out} ({wall / 60:.1f} min)")

@@ -29,7 +29,7 @@ def test_bench_quick_writes_section_and_plots(tmp_path, tiny_model_dir, voice, c
 
         assert 0 < png.stat().st_size < 300_000 and mpimg.imread(png)[..., :3].std() > 0.02
     q = json.loads((out / "quality.json").read_text())
-    assert {r["meshing"] for r in q["rows"]} == {"template", "remesh_2k", "pointcloud_4k"}
+    assert {r["meshing"] for r in q["rows"]} == {"template", "remesh_2k", "pointcloud_2k"}
     assert "wrote the 'bench' section" in capsys.readouterr().out
 
 

@@ -32,6 +32,7 @@ def test_ground_truth_model_scores_zero_and_baselines_do_not(oracle_result):
     assert row["neutral"]["opening_dtw_mm"] > 0.5
     assert math.isnan(row["neutral"]["opening_corr"])
     assert 0 < row["loudness"]["lve_mm2"] < row["neutral"]["lve_mm2"] * 5
+    assert row["true_mouth_width_mm"] == pytest.approx(43.7, abs=5) and row["auto_mouth_width_mm"] > 0
     assert row["mask"].startswith("lips-auto (") and f"of {row['vertices']} v" in row["mask"]
     # groups: all, one voice, one head, one meshing, with the same means
     assert set(r.summary) == {"all", f"voice {row['voice']}", "head head007", f"meshing {row['meshing']}"}
