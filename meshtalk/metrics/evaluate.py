@@ -49,7 +49,7 @@ from meshtalk.metrics._validation import (
 )
 from meshtalk.metrics.classic import _lip_max_sq, _motion_std
 from meshtalk.metrics.curves import mouth_opening_curve, mouth_width_curve
-from meshtalk.metrics.landmarks import find_lip_landmarks, lip_region_mask
+from meshtalk.metrics.landmarks import LipLandmarks, find_lip_landmarks, lip_region_mask
 from meshtalk.metrics.masks import RegionMask
 from meshtalk.metrics.pointsets import frame_distances
 
@@ -384,7 +384,7 @@ def evaluate_directories(
                        "orientation": orientation if isinstance(orientation, str) else "user",
                        "kernel_sigma": kernel_sigma, "max_points": max_points,
                        "soft_dtw_gamma_relative": soft_dtw_gamma, "nan_policy": nan_policy}
-    landmark_cache: dict[tuple, LipLandmarks] = {}
+    landmark_cache: dict[tuple, LipLandmarks | None] = {}
     auto_masks: dict[tuple, RegionMask] = {}
     lve_frames: list[np.ndarray] = []
     mve_sum, mve_count = 0.0, 0

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import importlib.util
 import logging
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -79,9 +78,12 @@ def _knn_index_torch(q: torch.Tensor, r: torch.Tensor, k: int, max_block: int) -
         best_i = None
         for rs in range(0, m, r_chunk):
             rb = r[rs : rs + r_chunk]
-            d = q_sq + r_sq[rs : rs + r_chunk][None, :] - 2.0 * (qb @ rb.T)
+            d = torch.addmm(q_sq + r_sq[rs : rs + r_chunk][None, :], qb, rb.T, beta=1.0, alpha=-2.0)
             kk = min(k, rb.shape[0])
-            dv, di = torch.topk(d, kk, dim=1, largest=False)
+            if kk == 1:
+                dv, di = torch.min(d, dim=1, keepdim=True)
+            else:
+                dv, di = torch.topk(d, kk, dim=1, largest=False)
             di = di + rs
             if best_d is None:
                 best_d, best_i = dv, di
@@ -294,7 +296,7 @@ def _kernel_sum(c1, n1, w1, c2, n2, w2, sigma: float, kind: str, max_block: int)
         sq1 = (cq * cq).sum(1, keepdim=True)
         for rs in range(0, m, r_chunk):
             cr = c2[rs : rs + r_chunk]
-            d2 = (sq1 + sq2[rs : rs + r_chunk][None, :] - 2.0 * (cq @ cr.T)).clamp_min(0)
+            d2 = torch.addmm(sq1 + sq2[rs : rs + r_chunk][None, :], cq, cr.T, beta=1.0, alpha=-2.0).clamp_min(0)
             k = torch.exp(-d2 * inv)
             if n1 is not None:
                 dot = n1[qs : qs + q_chunk] @ n2[rs : rs + r_chunk].T
