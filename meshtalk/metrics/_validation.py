@@ -56,21 +56,6 @@ def as_motion(x: object, name: str, *, n_vertices: int | None = None) -> np.ndar
     return a.astype(np.float64, copy=True)
 
 
-def as_points(x: object, name: str) -> np.ndarray:
-    """Return a finite float64 ``(N, 3)`` array.
-
-    Raises:
-        MeshtalkError: on a wrong shape, an empty set or NaN/inf.
-    """
-    a = np.asarray(x)
-    if a.dtype.kind not in "fiu" or a.ndim != 2 or a.shape[1] != 3 or a.shape[0] == 0:
-        raise MeshtalkError(f"{name}: expected points of shape (N, 3) with N > 0, got {_shape(a)}")
-    a = a.astype(np.float64, copy=True)
-    if not np.isfinite(a).all():
-        raise MeshtalkError(f"{name}: contains NaN or inf in {int((~np.isfinite(a)).any(1).sum())} points")
-    return a
-
-
 def as_curve(x: object, name: str) -> np.ndarray:
     """Return a finite float64 time series of shape ``(T, k)`` (1-D input becomes ``(T, 1)``).
 
