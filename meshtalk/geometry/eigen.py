@@ -26,6 +26,7 @@ each vector fixed so that its largest-magnitude entry is positive. The shift is 
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import math
@@ -276,6 +277,7 @@ def _lanczos(
     block: int | None,
     max_dim: int | None,
     power: int = 1,
+    threads: int = 1,
 ):
     n = L.shape[0]
     b = min(block or 16, n)
@@ -284,8 +286,9 @@ def _lanczos(
     if max_dim < k + b:
         raise _NotConverged("problem too small for block Lanczos")
     t0 = time.perf_counter()
-    solver = CholeskySolver(L + sigma * sp.diags(mass))
+    solver = CholeskySolver(L + sigma * sp.diags(mass), threads=threads)
     t_factor = time.perf_counter() - t0
+    rows = _RowSplit(n, device, threads)
     sqrt_m = torch.as_tensor(np.sqrt(mass), dtype=torch.float64, device=device)
 
     def apply_S(X: torch.Tensor) -> torch.Tensor:  # (M^1/2 (L + σM)^-1 M^1/2)^power X
@@ -307,17 +310,17 @@ def _lanczos(
     n_passes = 0
     next_check = k + b // 2
     while True:
-        W = apply_S(Qt[dim - b : dim].T)  # (V, b)
+        W = apply_S(Qt[dim - b : dim].T).contiguous()  # (V, b)
         basis = Qt[:dim]  # (dim, V)
         norm_before = torch.linalg.norm(W, dim=0)
-        C = basis @ W
-        W = W - basis.T @ C
+        C = rows.project(basis, W)
+        rows.subtract(W, basis, C)
         # One classical Gram–Schmidt pass leaves an orthogonality error of about
         # eps·‖W_before‖/‖W_after‖; a second pass is needed only on severe cancellation.
         ratio = float((torch.linalg.norm(W, dim=0) / norm_before.clamp_min(1e-300)).min())
         if ratio < REORTH_RATIO:
-            C2 = basis @ W
-            W = W - basis.T @ C2
+            C2 = rows.project(basis, W)
+            rows.subtract(W, basis, C2)
             C = C + C2
             n_passes += 1
         H[:dim, dim - b : dim] = C
@@ -343,7 +346,8 @@ def _lanczos(
         dim += b
     if not converged:
         raise _NotConverged(f"block Lanczos did not converge within {dim} vectors")
-    Y = Qt[:dim].T @ Z  # (V, k) orthonormal
+    Y = rows.expand(Qt[:dim], Z)  # (V, k) orthonormal
+    rows.close()
     evecs = Y / sqrt_m[:, None]
     # Rayleigh–Ritz with L itself in the converged subspace: eigenvalues as Rayleigh quotients of
     # the unshifted problem (second-order accurate), consistent with the vectors.
@@ -362,6 +366,65 @@ def _lanczos(
         "factor_seconds": t_factor,
     }
     return lam, evecs, info
+
+
+class _RowSplit:
+    """Dense kernels of the Lanczos loop, split over vertex rows across worker threads on CPU.
+
+    torch's own OpenMP pool spins while waiting; on a shared 2-core machine that made the block
+    method several times slower under load (measured: benchmarks/operators.py). Here each worker
+    runs single-threaded torch ops on its own row range (the GIL is released inside matmul) and
+    the main thread simply joins them. On CUDA the kernels run unsplit.
+    """
+
+    def __init__(self, n: int, device: torch.device, threads: int):
+        self.parts = 1 if device.type != "cpu" else max(1, min(threads, n // 4096 or 1))
+        bounds = np.linspace(0, n, self.parts + 1).astype(int)
+        self.slices = [slice(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:])]
+        self.pool = None
+        if self.parts > 1:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self.pool = ThreadPoolExecutor(self.parts)
+
+    def _map(self, fn):
+        if self.pool is None:
+            return [fn(self.slices[0])]
+        return list(self.pool.map(fn, self.slices))
+
+    def project(self, basis: torch.Tensor, W: torch.Tensor) -> torch.Tensor:
+        """``basis @ W`` for basis (d, V), W (V, b) -> (d, b)."""
+        parts = self._map(lambda sl: basis[:, sl] @ W[sl])
+        return parts[0] if len(parts) == 1 else torch.stack(parts).sum(0)
+
+    def subtract(self, W: torch.Tensor, basis: torch.Tensor, C: torch.Tensor) -> None:
+        """In place ``W -= basis.T @ C``."""
+        def work(sl):
+            W[sl] -= basis[:, sl].T @ C
+        self._map(work)
+
+    def expand(self, basis: torch.Tensor, Z: torch.Tensor) -> torch.Tensor:
+        """``basis.T @ Z`` for basis (d, V), Z (d, k) -> (V, k)."""
+        out = torch.empty(basis.shape[1], Z.shape[1], dtype=Z.dtype, device=Z.device)
+
+        def work(sl):
+            out[sl] = basis[:, sl].T @ Z
+        self._map(work)
+        return out
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown()
+
+
+@contextlib.contextmanager
+def _torch_threads(n: int):
+    old = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old)
 
 
 class _NotConverged(RuntimeError):
@@ -433,7 +496,12 @@ def laplacian_eigenbasis(
     info: dict = {}
     if method == "lanczos":
         try:
-            evals, evecs, info = _lanczos(L, mass, k, sigma, tol, seed, device, block, max_dim, power)
+            threads = max(1, torch.get_num_threads())
+            # CPU: single-threaded torch inside worker threads that split the rows (no spinning
+            # OpenMP pool); CUDA: torch's own kernels.
+            with _torch_threads(1 if device.type == "cpu" else threads):
+                evals, evecs, info = _lanczos(L, mass, k, sigma, tol, seed, device, block, max_dim,
+                                              power, threads)
         except _NotConverged as exc:
             log.warning("%s; falling back to ARPACK", exc)
             method = "arpack"
