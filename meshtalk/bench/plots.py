@@ -163,6 +163,13 @@ def plot_speed(vertices: Sequence[int], series: dict[str, Sequence[float]], path
         y = np.asarray(y, np.float64)
         ok = np.isfinite(y) & (y > 0)
         ax.loglog(x[ok], y[ok], marker="o", color=f"C{i}", label=label)
+    from matplotlib.ticker import FixedLocator, NullFormatter, NullLocator
+
+    ax.xaxis.set_major_locator(FixedLocator(x))
+    ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v / 1000:.3g}k" if v >= 1000 else f"{v:.0f}"))
+    ax.xaxis.set_minor_locator(NullLocator())
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.yaxis.set_minor_formatter(NullFormatter())
     ax.set_xlabel("vertices")
     ax.set_ylabel(f"time ({unit})")
     ax.grid(alpha=0.3, which="both")

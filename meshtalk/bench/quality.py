@@ -78,6 +78,8 @@ FULL_MESHINGS: tuple[tuple[str, dict], ...] = (
 #: Ground-truth mouth-opening range (mm) below which the curve metrics of a case are left out
 #: (NaN): the automatic lip landmarks did not land on the parting lips of that meshing.
 MIN_OPENING_RANGE_MM = 0.5
+#: Frames a prediction may lack (frame-count rounding); more is an error.
+_FRAME_SLACK = 2
 #: Methods scored, the model first.
 METHODS = ("model", "neutral", "loudness")
 #: Metric keys of a score (see the module docstring).
@@ -390,7 +392,8 @@ def evaluate_quality(
     """Score ``predict`` and the two baselines on the test cases of ``config``.
 
     Args:
-        predict: maps a :class:`SequenceCase` to (T', V, 3) positions (T' >= T; cut to T).
+        predict: maps a :class:`SequenceCase` to (T', V, 3) positions (T' >= T - 2; longer is cut
+            to T, up to 2 frames shorter is scored on the common frames).
         config: the settings (default: the quick run's).
         model_label: how the report names the model.
         progress: tqdm progress bar.
@@ -427,9 +430,14 @@ def evaluate_quality(
             masks[case.meshing] = f"{mask.name} ({mask.indices.size} of {mask.n_vertices} v)"
             pred = np.asarray(predict(case), np.float64)
             n = case.n_frames
-            if pred.ndim != 3 or pred.shape[1:] != case.verts.shape or len(pred) < n:
+            if pred.ndim != 3 or pred.shape[1:] != case.verts.shape or len(pred) < n - _FRAME_SLACK:
                 raise MeshtalkError(f"bench quality: prediction for {case.name} on {case.meshing} has shape "
                                     f"{pred.shape}; expected ({n}, {len(case.verts)}, 3)")
+            if len(pred) < n:  # a rounding difference of the frame count: score the common frames
+                log.warning("%s: %d predicted frames for %d; scoring the first %d", case.name, len(pred), n, len(pred))
+                n = len(pred)
+                case.gt = case.gt[:n]
+                case.articulation = case.articulation[:n]
             pred = pred[:n]
             loud_art = loudness_articulation(case.audio, case.sample_rate, n, case.fps, gains)
             # the baseline moves with the head's true displacement field

@@ -71,6 +71,11 @@ def test_wrong_prediction_shape_is_one_line_error(voice):
                         meshings=(("remesh", {"target_vertices": 800}),))
     with pytest.raises(MeshtalkError, match=r"prediction .* has shape"):
         evaluate_quality(lambda case: case.gt[:, :10], cfg)
+    with pytest.raises(MeshtalkError, match=r"prediction .* has shape"):
+        evaluate_quality(lambda case: case.gt[:-5], cfg)
+    # one frame short (frame-count rounding): scored on the common frames, still exact
+    r = evaluate_quality(lambda case: case.gt[:-1], cfg)
+    assert r.rows[0]["model"]["lve_mm2"] == 0.0 and r.rows[0]["neutral"]["lve_mm2"] > 0
 
 
 @pytest.mark.parametrize("kwargs", [dict(heads=()), dict(sentences=0), dict(meshings=())])
