@@ -281,7 +281,7 @@ def _animate_blocks(
             code = model.encode_audio(seg[None], n)[0]
             disp = model.decode(geometry_code, code, ops, chunk_frames=chunk_frames)  # (n, V, 3)
             if gate is not None:
-                disp = disp * gate[s:s + n, None, None]
+                disp.mul_(gate[s:s + n, None, None])
             if pending is not None:
                 ov = emitted + pending.shape[0] - s          # frames shared with the previous window
                 if ov > 0:

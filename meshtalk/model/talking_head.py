@@ -207,6 +207,12 @@ class TalkingHead(nn.Module):
         n_frames, n_verts = audio_code.shape[0], geometry_code.shape[0]
         chunk = chunk_frames or default_chunk_frames(n_verts, self.config.decoder.width)
         use_ckpt = self.config.gradient_checkpointing and torch.is_grad_enabled() and self.training
+        if not torch.is_grad_enabled():
+            # inference: fill one preallocated (T, V, 3) tensor (no list + concatenation copy)
+            out = geometry_code.new_empty((n_frames, n_verts, 3))
+            for start in range(0, n_frames, chunk):
+                out[start:start + chunk] = self._decode_chunk(geometry_code, audio_code[start:start + chunk], ops)
+            return out
         outs = []
         for start in range(0, n_frames, chunk):
             a = audio_code[start:start + chunk]
