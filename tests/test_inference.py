@@ -11,9 +11,9 @@ import torch
 
 from meshtalk.errors import MeshtalkError
 from meshtalk.inference import _window_starts, animate, check_mesh_alignment, iter_animate, load_audio
-from meshtalk.model import TalkingHead, save_model
+from meshtalk.model import TalkingHead
 from tests.model._ops import ellipsoid, make_ops
-from tests.model._synth import FPS, audio_from_envelope, envelope, tiny_config, trained_model
+from tests.model._synth import audio_from_envelope, envelope, tiny_config, trained_model
 
 
 @pytest.fixture(scope="module")

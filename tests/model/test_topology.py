@@ -1,7 +1,6 @@
 """Topology agnosticism: one model, one surface meshed two ways, the same displacement field."""
 
 import numpy as np
-import pytest
 import torch
 
 from meshtalk.model import TalkingHead
