@@ -94,7 +94,9 @@ def speed_markdown(rows: Sequence[SpeedRow], *, seconds: float, plot: str | None
         f"A held-out synthetic head remeshed to each size; each size in a fresh subprocess ({threads} "
         f"torch threads, CPU). Precompute = operators (Laplacian, eigenbasis, gradients; no cache); "
         f"audio encode = {seconds:g} s of audio; decode per frame = {rows[0].frames if rows else '?'} "
-        "frames decoded at once; peak RSS of the whole subprocess (imports and model included).",
+        "frames decoded at once; timings are the best of several calls after a warm-up (wall clock, "
+        "so on shared cores a stalled thread can still inflate one figure); peak RSS of the whole "
+        "subprocess (imports and model included).",
         "",
         "| target | vertices | precompute s | audio encode s | decode ms/frame | peak RSS MiB |",
         "|---|---|---|---|---|---|",
