@@ -53,6 +53,9 @@ class LossConfig:
         velocity: weight of the temporal velocity loss.
         lip: weight of the lip-weighted MSE (needs ``data.lip_vertices``).
         chamfer: weight of the per-frame Chamfer loss.
+        tangential: unregistered only: weight of the mean squared tangential displacement (along
+            the neutral mesh's tangent planes). Chamfer cannot see vertices sliding along the
+            surface, so without this term they drift.
         chamfer_frame_chunk: frames per Chamfer chunk.
         chamfer_point_chunk: predicted points per Chamfer chunk.
         normalize: divide the loss by the loss of the neutral mesh (no motion) on the training
@@ -64,6 +67,7 @@ class LossConfig:
     velocity: float = 0.0
     lip: float = 0.0
     chamfer: float = 1.0
+    tangential: float = 1.0
     chamfer_frame_chunk: int = 8
     chamfer_point_chunk: int = 4096
     normalize: bool = True

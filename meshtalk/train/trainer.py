@@ -89,6 +89,11 @@ def sequence_loss(
         parts["chamfer"] = loss_cfg.chamfer * chamfer_loss(
             pred, target, lengths, frame_chunk=loss_cfg.chamfer_frame_chunk,
             point_chunk=loss_cfg.chamfer_point_chunk)
+        if loss_cfg.tangential:
+            normals = ops.frames[:, 2]                                          # (V, 3)
+            disp = pred - neutral[None]
+            tangential = disp - (disp * normals).sum(-1, keepdim=True) * normals
+            parts["tangential"] = loss_cfg.tangential * tangential.pow(2).sum(-1).mean()
     if not parts:
         raise MeshtalkError("all loss weights are zero for this data; set loss.mse or loss.chamfer")
     loss = sum(parts.values()) * loss_scale

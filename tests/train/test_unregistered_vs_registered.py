@@ -2,6 +2,9 @@
 within 1.5x of the registered model's vertex error on the same test sequences.
 
 Two trainings: opt-in (``MESHTALK_SLOW_TESTS=1``) to keep the default suite short.
+Status (see the issue-3 report): NOT met yet on this tiny setup; vertex spacing of the 162-vertex
+template (~0.17) dwarfs the motion (mean 0.002), and Chamfer's target->prediction term pulls
+vertices inwards by about curvature x spacing^2, which exceeds the motion itself.
 """
 
 import os
