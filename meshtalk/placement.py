@@ -260,6 +260,12 @@ def estimate_placement(
 
 def _compare_extent(extent: np.ndarray, ref: np.ndarray, user_scale: bool) -> list[str]:
     msgs = []
+    if ref[1] > ref[2] and extent[2] > extent[1]:
+        msgs.append(
+            "the placed scan is deeper (front to back) than tall, unlike the training heads: the "
+            "estimated orientation is probably wrong; give it with --up and --front (e.g. --up +y "
+            "--front +z for a scan that is y-up and looks along +z)")
+        return msgs
     ratio = extent / np.maximum(ref, 1e-12)
     size = float(np.linalg.norm(extent) / max(np.linalg.norm(ref), 1e-12))
     if user_scale and (size > 2.0 or size < 0.5):

@@ -104,7 +104,9 @@ def test_far_from_training_data_warns_with_the_fix():
     assert ok.warnings == ()
     flat = head * np.array([1.0, 0.2, 1.0])  # a squashed, face-only-like shape
     bad = estimate_placement(flat, up="+y", front="+z", reference_extent=ref)
-    assert len(bad.warnings) == 1 and "--up/--front" in bad.warnings[0]
+    assert len(bad.warnings) == 1 and "--up" in bad.warnings[0] and "--front" in bad.warnings[0]
+    wide = head * np.array([2.5, 1.0, 1.0])   # proportions off, still taller than deep
+    assert any("proportions" in w for w in estimate_placement(wide, up="+y", front="+z", reference_extent=ref).warnings)
     mm = estimate_placement(head * 1000, up="+y", front="+z", metres_per_unit=1.0,
                             canonical_per_metre=CANONICAL_DIAGONAL / np.linalg.norm(np.ptp(head, axis=0)),
                             reference_extent=ref)
@@ -173,3 +175,12 @@ def test_coarse_scans_keep_their_up_axis(n):
     z_up = np.array([[1, 0, 0], [0, 0, -1], [0, 1, 0]], float)   # y -> z, z -> -y
     p = estimate_placement(verts @ z_up.T, faces)
     assert np.allclose(p.rotation, z_up.T)
+
+
+def test_a_scan_placed_on_its_back_warns():
+    """Up and front swapped (deeper than tall in the estimated frame): a warning with the fix."""
+    rng = np.random.default_rng(7)
+    head = _head_like(rng)
+    ref = tuple(np.ptp(estimate_placement(head, up="+y", front="+z").to_canonical(head), axis=0))
+    p = estimate_placement(head, up="+z", front="-y", reference_extent=ref)
+    assert any("--up and --front" in w for w in p.warnings)
