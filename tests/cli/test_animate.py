@@ -111,3 +111,29 @@ def test_bad_axis_and_scale(inputs, tmp_path, capsys):
                "--scale", "-3"])
     assert rc == 2 and "--scale" in _error_line(capsys)
     assert _final_files(out) == set()
+
+
+@pytest.mark.slow
+def test_video_with_sound(inputs, tmp_path, capsys):
+    """--video: an mp4 with one video stream of T frames and the speech as its audio stream."""
+    import json
+    import shutil
+    import subprocess
+
+    if shutil.which("ffprobe") is None:
+        pytest.skip("needs ffprobe (apt-get install ffmpeg)")
+    out = tmp_path / "out"
+    rc = main(["animate", str(inputs["mesh"]), str(inputs["audio"]), "-o", str(out), "--video",
+               "--formats", "npy"])
+    if rc != 0:
+        err = capsys.readouterr().err
+        if "render" in err or "OpenGL" in err or "pyrender" in err:
+            pytest.skip(f"no headless renderer here: {err.strip()}")
+        pytest.fail(err)
+    probe = json.loads(subprocess.run(
+        ["ffprobe", "-v", "error", "-count_frames", "-show_streams", "-of", "json", str(out / "video.mp4")],
+        capture_output=True, text=True, check=True).stdout)
+    kinds = sorted(s["codec_type"] for s in probe["streams"])
+    assert kinds == ["audio", "video"]
+    video = next(s for s in probe["streams"] if s["codec_type"] == "video")
+    assert int(video["nb_read_frames"]) == np.load(out / "motion.npy").shape[0] == 36
