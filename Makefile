@@ -42,6 +42,9 @@ demo: setup setup-system
 
 bench: setup
 	$(PY) benchmarks/operators.py
+	$(PY) benchmarks/decode.py
+	$(PY) benchmarks/render.py
+	$(PY) benchmarks/animate.py
 
 clean:
 	rm -rf $(VENV) .venv-blender build *.egg-info

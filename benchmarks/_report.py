@@ -31,6 +31,15 @@ def update_section(name: str, markdown: str, report: Path = REPORT) -> Path:
     if not re.fullmatch(r"[A-Za-z0-9_-]+", name):
         raise ValueError(f"bad section name {name!r}")
     report.parent.mkdir(parents=True, exist_ok=True)
+    import fcntl
+
+    # benchmark scripts may finish at the same time: read-modify-write under an exclusive lock
+    with open(report.parent / ".benchmarks.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return _update_locked(report, name, markdown)
+
+
+def _update_locked(report: Path, name: str, markdown: str) -> Path:
     text = report.read_text() if report.exists() else HEADER
     begin, end = f"<!-- BEGIN {name} -->", f"<!-- END {name} -->"
     block = f"{begin}\n{markdown.strip()}\n{end}"
