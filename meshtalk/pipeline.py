@@ -38,8 +38,6 @@ MODEL_FILE = "model.safetensors"
 #: Formats written when none are asked for (see :data:`meshtalk.export.FORMATS`).
 DEFAULT_FORMATS = ("npy", "obj", "pc2", "glb", "blender")
 VIDEO_NAME = "video.mp4"
-#: Largest acceptable relative eigen-residual of the operators before the eigensolve is redone.
-MAX_EIGEN_RESIDUAL = 1e-3
 
 
 # ------------------------------------------------------------------------------------ models
@@ -447,13 +445,6 @@ def animate_to_folder(
 
     ops = compute_operators(placed, faces, k=loaded.model.config.k_eig, cache=cache,
                             name=str(mesh_path) if mesh_path else "mesh")
-    residual = float(ops.residuals.max()) if getattr(ops, "residuals", None) is not None else 0.0
-    if residual > MAX_EIGEN_RESIDUAL and len(placed) > 400:
-        # a poorly converged eigenbasis makes the model's diffusion meaningless: solve again with
-        # ARPACK's shift-invert (slower, but converges where the block Lanczos solver may not)
-        logger.warning("eigenbasis residual %.1e > %.0e; recomputing it with ARPACK", residual, MAX_EIGEN_RESIDUAL)
-        ops = compute_operators(placed, faces, k=loaded.model.config.k_eig, cache=cache, eigen_method="arpack",
-                                name=str(mesh_path) if mesh_path else "mesh")
     timings["operators"] = time.perf_counter() - t
 
     t = time.perf_counter()

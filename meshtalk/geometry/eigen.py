@@ -207,7 +207,8 @@ def _orthonormalize(W: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         if int(info) != 0 or not torch.isfinite(R).all():
             Q, R = torch.linalg.qr(W)
             return Q, R
-        Q = torch.linalg.solve_triangular(R, Q, upper=True, left=False)
+        # Q R^{-1} through the small (b, b) inverse: one GEMM instead of a tall triangular solve
+        Q = Q @ torch.linalg.solve_triangular(R, torch.eye(R.shape[0], dtype=R.dtype, device=R.device), upper=True)
         R_total = R if R_total is None else R @ R_total
     return Q, R_total
 
