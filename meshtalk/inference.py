@@ -166,23 +166,10 @@ def check_mesh_alignment(verts: np.ndarray, model) -> list[str]:
 
 
 def _mesh_arrays(mesh: Any) -> tuple[np.ndarray, np.ndarray | None]:
-    if isinstance(mesh, (str, Path)):
-        from meshtalk.geometry import load_mesh
+    from meshtalk.geometry.io import as_mesh
 
-        m = load_mesh(mesh)
-        return m.verts, m.faces
-    if isinstance(mesh, tuple) and len(mesh) == 2:
-        verts, faces = mesh
-    elif hasattr(mesh, "verts"):
-        verts, faces = mesh.verts, getattr(mesh, "faces", None)
-    else:
-        verts, faces = mesh, None
-    verts = np.asarray(verts, np.float64)
-    if verts.ndim != 2 or verts.shape[1] != 3 or len(verts) == 0:
-        raise MeshtalkError(f"mesh vertices must have shape (V, 3), got {verts.shape}")
-    if not np.all(np.isfinite(verts)):
-        raise MeshtalkError("mesh vertices contain NaN or infinite values")
-    return verts, None if faces is None else np.asarray(faces, np.int64)
+    m = as_mesh(mesh)
+    return m.verts, m.faces
 
 
 # --------------------------------------------------------------------------------- animation

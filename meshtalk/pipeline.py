@@ -167,32 +167,10 @@ def _device(device: str | None):
 
 
 def _mesh_arrays(mesh: Any) -> tuple[np.ndarray, np.ndarray | None, Path | None]:
-    from meshtalk.geometry import load_mesh
+    from meshtalk.geometry.io import as_mesh
 
-    if isinstance(mesh, (str, os.PathLike)):
-        path = Path(mesh)
-        if not path.exists():
-            raise MeshtalkError(f"mesh file not found: {path}")
-        m = load_mesh(path)
-        return m.verts, m.faces, path
-    if isinstance(mesh, tuple) and len(mesh) == 2:
-        verts, faces = mesh
-    elif hasattr(mesh, "verts"):
-        verts, faces = mesh.verts, getattr(mesh, "faces", None)
-    else:
-        verts, faces = mesh, None
-    verts = np.asarray(verts, np.float64)
-    if verts.ndim != 2 or verts.shape[1] != 3 or len(verts) < 4:
-        raise MeshtalkError(f"mesh vertices must have shape (V, 3) with V >= 4, got {verts.shape}")
-    if not np.all(np.isfinite(verts)):
-        raise MeshtalkError("mesh vertices contain NaN or infinite values")
-    if faces is not None:
-        faces = np.asarray(faces, np.int64)
-        if faces.ndim != 2 or faces.shape[1] != 3 or (faces.size and (faces.min() < 0 or faces.max() >= len(verts))):
-            raise MeshtalkError(f"faces must be (F, 3) indices into {len(verts)} vertices, got shape {faces.shape}")
-        if faces.size == 0:
-            faces = None
-    return verts, faces, None
+    m = as_mesh(mesh)
+    return m.verts, m.faces, m.path
 
 
 def place(

@@ -363,3 +363,32 @@ def load_mesh(path: str | Path, *, validate: bool = True) -> Mesh:
     if validate:
         validate_mesh(verts, faces, name=str(path))
     return Mesh(verts=np.ascontiguousarray(verts, np.float64), faces=faces, path=path)
+
+
+def as_mesh(mesh, *, name: str = "mesh") -> Mesh:
+    """Any mesh-like input as a validated :class:`Mesh`.
+
+    Args:
+        mesh: a file path, a :class:`Mesh` (or anything with ``verts``/``faces``), a
+            ``(verts (V, 3), faces (F, 3) | None)`` pair, or a (V, 3) point array.
+        name: how to call it in error messages (file inputs use their path).
+
+    Raises:
+        MeshtalkError: unreadable file or unusable content (see :func:`validate_mesh`).
+    """
+    if isinstance(mesh, (str, Path)) or hasattr(mesh, "__fspath__"):
+        return load_mesh(Path(mesh))
+    if isinstance(mesh, tuple) and len(mesh) == 2:
+        verts, faces = mesh
+    elif hasattr(mesh, "verts"):
+        verts, faces = mesh.verts, getattr(mesh, "faces", None)
+    else:
+        verts, faces = mesh, None
+    verts = np.asarray(verts, dtype=np.float64)
+    if faces is not None:
+        faces = np.asarray(faces)
+        if faces.size == 0:
+            faces = None
+    validate_mesh(verts, faces, name=name)
+    return Mesh(verts=np.ascontiguousarray(verts), faces=None if faces is None else faces.astype(np.int64),
+                path=getattr(mesh, "path", None))

@@ -31,11 +31,9 @@ class FallbackOperators:
 
 
 def _csr(m: sp.spmatrix) -> torch.Tensor:
-    m = sp.csr_matrix(m, dtype=np.float32)
-    m.sort_indices()
-    return torch.sparse_csr_tensor(torch.from_numpy(m.indptr.astype(np.int64)),
-                                   torch.from_numpy(m.indices.astype(np.int64)),
-                                   torch.from_numpy(m.data), size=m.shape)
+    from meshtalk.geometry.operators import scipy_to_torch_csr
+
+    return scipy_to_torch_csr(sp.csr_matrix(m, dtype=np.float32))
 
 
 def fallback_operators(verts: np.ndarray, faces: np.ndarray, k: int) -> FallbackOperators:
