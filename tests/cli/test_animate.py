@@ -137,3 +137,39 @@ def test_video_with_sound(inputs, tmp_path, capsys):
     assert kinds == ["audio", "video"]
     video = next(s for s in probe["streams"] if s["codec_type"] == "video")
     assert int(video["nb_read_frames"]) == np.load(out / "motion.npy").shape[0] == 36
+
+
+def test_output_folder_not_writable(inputs, capsys):
+    # /proc refuses new entries even for root (directory permissions do not stop root)
+    rc = main(["animate", str(inputs["mesh"]), str(inputs["audio"]), "-o", "/proc/meshtalk-out", "--no-video"])
+    assert rc == 2
+    _error_line(capsys)
+
+
+@pytest.fixture
+def tiny_disk(tmp_path):
+    """A real 64 KiB file system (root + mount), so the exports run out of space."""
+    import os
+    import shutil
+    import subprocess
+
+    point = tmp_path / "tiny"
+    point.mkdir()
+    if os.geteuid() != 0 or shutil.which("mount") is None:
+        pytest.skip("mounting a tmpfs needs root")
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(point)], capture_output=True)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode().strip()}")
+    try:
+        yield point
+    finally:
+        subprocess.run(["umount", str(point)], check=False)
+
+
+def test_disk_full_leaves_no_output_under_a_final_name(inputs, tiny_disk, capsys):
+    out = tiny_disk / "out"
+    rc = main(["animate", str(inputs["mesh"]), str(inputs["audio"]), "-o", str(out), "--no-video"])
+    assert rc == 2
+    line = _error_line(capsys)
+    assert "space" in line.lower() or "disk" in line.lower() or "full" in line.lower(), line
+    assert _final_files(out) == set()
