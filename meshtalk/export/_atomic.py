@@ -141,6 +141,15 @@ def write_chunked(fh: BinaryIO, data: bytes | memoryview) -> None:
         fh.write(view[start:start + CHUNK_BYTES])
 
 
+def write_frames(fh: BinaryIO, motion, dtype: str, frames_per_chunk: int = 64) -> None:
+    """Write a (T, V, 3) motion as raw ``dtype`` values (e.g. ``"<f4"``, ``">f4"``), a few frames at
+    a time so that no full-size converted copy is ever held in memory."""
+    import numpy as np
+
+    for t0 in range(0, len(motion), frames_per_chunk):
+        write_chunked(fh, np.ascontiguousarray(motion[t0:t0 + frames_per_chunk], dtype=dtype).data)
+
+
 def current_umask() -> int:
     """The process umask (read by setting and restoring it)."""
     mask = os.umask(0)

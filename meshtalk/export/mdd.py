@@ -20,14 +20,13 @@ from pathlib import Path
 import numpy as np
 
 from meshtalk.errors import MeshtalkError
-from meshtalk.export._atomic import atomic_open, write_chunked
+from meshtalk.export._atomic import atomic_open, write_frames
 from meshtalk.export._validation import check_fps, check_motion, check_start
 from meshtalk.export.pc2 import PointCache
 
 log = logging.getLogger(__name__)
 
 _HEADER = struct.Struct(">ii")
-_FRAMES_PER_CHUNK = 64
 
 
 def to_mdd(path: str | os.PathLike, motion: np.ndarray, fps: float, start: float = 0) -> Path:
@@ -54,8 +53,7 @@ def to_mdd(path: str | os.PathLike, motion: np.ndarray, fps: float, start: float
     with atomic_open(path) as fh:
         fh.write(_HEADER.pack(num_frames, num_verts))
         fh.write(times.astype(">f4").tobytes())
-        for t0 in range(0, num_frames, _FRAMES_PER_CHUNK):
-            write_chunked(fh, np.ascontiguousarray(motion[t0:t0 + _FRAMES_PER_CHUNK], dtype=">f4").data)
+        write_frames(fh, motion, ">f4")
     log.info("wrote %s: %d frames x %d vertices at %g fps", path, num_frames, num_verts, fps)
     return Path(path)
 

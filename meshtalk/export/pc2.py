@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from meshtalk.errors import MeshtalkError
-from meshtalk.export._atomic import atomic_open, write_chunked
+from meshtalk.export._atomic import atomic_open, write_frames
 from meshtalk.export._validation import check_fps, check_motion, check_start
 
 log = logging.getLogger(__name__)
@@ -34,7 +34,6 @@ log = logging.getLogger(__name__)
 PC2_SIGNATURE = b"POINTCACHE2\0"
 _HEADER = struct.Struct("<12siiffi")
 #: Frames converted to float32 and written per step.
-_FRAMES_PER_CHUNK = 64
 
 
 @dataclasses.dataclass(frozen=True)
@@ -78,8 +77,7 @@ def to_pc2(path: str | os.PathLike, motion: np.ndarray, fps: float, start: float
     header = _HEADER.pack(PC2_SIGNATURE, 1, num_verts, start, 1.0, num_frames)
     with atomic_open(path) as fh:
         fh.write(header)
-        for t0 in range(0, num_frames, _FRAMES_PER_CHUNK):
-            write_chunked(fh, np.ascontiguousarray(motion[t0:t0 + _FRAMES_PER_CHUNK], dtype="<f4").data)
+        write_frames(fh, motion, "<f4")
     log.info("wrote %s: %d frames x %d vertices at %g fps", path, num_frames, num_verts, fps)
     return Path(path)
 

@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 
 from meshtalk.errors import MeshtalkError
-from meshtalk.export import pc2
 from meshtalk.export.pc2 import read_pc2, to_pc2
 from tests.export.formats import decode_pc2
 
@@ -56,7 +55,9 @@ def test_disk_full_leaves_nothing(tmp_path, animation, monkeypatch):
         fh.write(bytes(memoryview(data).cast("B")[:100]))
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(pc2, "write_chunked", failing)
+    from meshtalk.export import _atomic
+
+    monkeypatch.setattr(_atomic, "write_chunked", failing)  # the shared frame writer's sink
     with pytest.raises(MeshtalkError, match="no space left") as err:
         to_pc2(tmp_path / "a.pc2", motion, fps=30)
     assert "\n" not in str(err.value) and calls
