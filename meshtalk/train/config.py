@@ -52,7 +52,18 @@ class LossConfig:
         mse: weight of the vertex MSE.
         velocity: weight of the temporal velocity loss.
         lip: weight of the lip-weighted MSE (needs ``data.lip_vertices``).
-        chamfer: weight of the per-frame Chamfer loss.
+        chamfer: weight of the unregistered loss (whichever ``unregistered`` names).
+        unregistered: ``"surface"``: squared point-to-surface distance from each predicted
+            vertex to the target surface, reconstructed by local quadric fits of the target points
+            (no sampling bias to third order; see :func:`~meshtalk.train.losses.surface_loss`);
+            ``"chamfer"``: plain vertex-to-point Chamfer (biased by about curvature x spacing^2
+            when the template and the targets are meshed differently).
+        surface_k: target points per local quadric fit (``"surface"`` only).
+        surface_reverse: weight of the target -> prediction surface term (``"surface"`` only).
+        surface_reference_frame: index of a target frame that shows the neutral face (e.g. 0 when
+            every sequence starts at rest): the residuals of the undeformed template against it are
+            subtracted from every frame's, cancelling what is left of the sampling bias when the
+            target meshing is the same in all frames. None: no correction.
         tangential: unregistered only: weight of the mean squared tangential displacement (along
             the neutral mesh's tangent planes). Chamfer cannot see vertices sliding along the
             surface, so without this term they drift.
@@ -67,6 +78,10 @@ class LossConfig:
     velocity: float = 0.0
     lip: float = 0.0
     chamfer: float = 1.0
+    unregistered: Literal["surface", "chamfer"] = "surface"
+    surface_k: int = 8
+    surface_reverse: float = 0.0
+    surface_reference_frame: int | None = None
     tangential: float = 1.0
     chamfer_frame_chunk: int = 8
     chamfer_point_chunk: int = 4096

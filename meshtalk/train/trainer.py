@@ -32,7 +32,8 @@ from meshtalk.model.checkpoint import read_checkpoint, save_model
 from meshtalk.model.config import save_yaml
 from meshtalk.model.talking_head import TalkingHead
 from meshtalk.train.config import ExperimentConfig, LossConfig
-from meshtalk.train.losses import chamfer_loss, lip_weighted_mse, velocity_loss, vertex_mse
+from meshtalk.train.losses import chamfer_loss, lip_weighted_mse, surface_loss, velocity_loss, vertex_mse
+from meshtalk.train.surface_distance import local_quadric_residual
 
 logger = logging.getLogger(__name__)
 
@@ -86,9 +87,8 @@ def sequence_loss(
             parts["lip"] = loss_cfg.lip * lip_weighted_mse(pred, target, lip_weights.to(device))
     else:
         lengths = torch.as_tensor(seq.target_lengths, device=device)
-        parts["chamfer"] = loss_cfg.chamfer * chamfer_loss(
-            pred, target, lengths, frame_chunk=loss_cfg.chamfer_frame_chunk,
-            point_chunk=loss_cfg.chamfer_point_chunk)
+        name = "surface" if loss_cfg.unregistered == "surface" else "chamfer"
+        parts[name] = loss_cfg.chamfer * unregistered_loss(pred, target, lengths, neutral, loss_cfg)
         if loss_cfg.tangential:
             normals = ops.frames[:, 2]                                          # (V, 3)
             disp = pred - neutral[None]
@@ -111,10 +111,49 @@ def neutral_loss(seq: TalkingSequence, loss_cfg: LossConfig) -> float:
     if seq.registered:
         value = loss_cfg.mse * vertex_mse(pred, target) + loss_cfg.velocity * velocity_loss(pred, target)
     else:
-        value = loss_cfg.chamfer * chamfer_loss(pred, target, torch.as_tensor(seq.target_lengths),
-                                                frame_chunk=loss_cfg.chamfer_frame_chunk,
-                                                point_chunk=loss_cfg.chamfer_point_chunk)
+        value = loss_cfg.chamfer * unregistered_loss(pred, target, torch.as_tensor(seq.target_lengths),
+                                                     neutral, loss_cfg)
     return float(value)
+
+
+def unregistered_loss(
+    pred: torch.Tensor,
+    target: torch.Tensor,
+    lengths: torch.Tensor,
+    neutral: torch.Tensor,
+    loss_cfg: LossConfig,
+) -> torch.Tensor:
+    """The configured unregistered loss (``loss_cfg.unregistered``), unweighted.
+
+    Args:
+        pred: (T, V, 3) predicted positions.
+        target: (T, P, 3) padded target points.
+        lengths: (T,) valid target points per frame.
+        neutral: (V, 3) the undeformed template (for the neutral-frame bias correction).
+        loss_cfg: the loss section of the experiment.
+
+    Raises:
+        MeshtalkError: unknown loss kind or a reference frame outside the sequence.
+    """
+    if loss_cfg.unregistered == "chamfer":
+        return chamfer_loss(pred, target, lengths, frame_chunk=loss_cfg.chamfer_frame_chunk,
+                            point_chunk=loss_cfg.chamfer_point_chunk)
+    if loss_cfg.unregistered != "surface":
+        raise MeshtalkError(f"loss.unregistered must be 'surface' or 'chamfer', got {loss_cfg.unregistered!r}")
+    reference = None
+    ref = loss_cfg.surface_reference_frame
+    if ref is not None:
+        if not -len(target) <= ref < len(target):
+            raise MeshtalkError(f"loss.surface_reference_frame={ref} is outside a {len(target)}-frame sequence")
+        ref %= len(target)
+        n = int(lengths[ref])
+        with torch.no_grad():
+            reference = local_quadric_residual(neutral[None], target[ref:ref + 1, :n],
+                                               k=loss_cfg.surface_k,
+                                               point_chunk=loss_cfg.chamfer_point_chunk)[0]
+    return surface_loss(pred, target, lengths, k=loss_cfg.surface_k, reverse=loss_cfg.surface_reverse,
+                        reference=reference, frame_chunk=loss_cfg.chamfer_frame_chunk,
+                        point_chunk=loss_cfg.chamfer_point_chunk)
 
 
 def _atomic_torch_save(obj: Any, path: Path) -> None:

@@ -61,7 +61,9 @@ def test_checkpoints_resume_and_metrics_log(tmp_path, tiny_data):
     assert model.config.template_extent is not None       # stored for the alignment warnings
 
 
-def test_unregistered_sequences_train_with_chamfer(tmp_path, tiny_data):
+@pytest.mark.parametrize("loss", [{"unregistered": "chamfer"}, {"unregistered": "surface"},
+                                  {"unregistered": "surface", "surface_reverse": 0.5, "surface_reference_frame": 0}])
+def test_unregistered_sequences_train(tmp_path, tiny_data, loss):
     from tests.model._ops import ellipsoid_fibonacci
 
     v, f = ellipsoid(1)
@@ -69,9 +71,29 @@ def test_unregistered_sequences_train_with_chamfer(tmp_path, tiny_data):
     seq = make_sequence(v, f, tiny_data[0].ops, 0, n_frames=12, target_verts=vb, target_faces=fb)
     seq.target_lengths[::2] = 40                           # pretend some frames have fewer points
     cfg = _config(tmp_path, 1)
+    for key, value in loss.items():
+        setattr(cfg.loss, key, value)
     trainer = Trainer(TalkingHead(cfg.model), cfg, [seq])
     record = trainer.fit()
     assert np.isfinite(record["train_loss"]) and record["train_loss"] > 0
+    parts = trainer.evaluate([seq])
+    assert loss["unregistered"] in parts and "tangential" in parts
+
+
+def test_unregistered_loss_config_errors(tmp_path, tiny_data):
+    from meshtalk.errors import MeshtalkError
+    from tests.model._ops import ellipsoid_fibonacci
+
+    v, f = ellipsoid(1)
+    vb, fb = ellipsoid_fibonacci(50)
+    seq = make_sequence(v, f, tiny_data[0].ops, 0, n_frames=12, target_verts=vb, target_faces=fb)
+    for bad, match in (({"surface_reference_frame": 12}, "outside a 12-frame"), ({"unregistered": "icp"}, "surface")):
+        cfg = _config(tmp_path, 1)
+        for key, value in bad.items():
+            setattr(cfg.loss, key, value)
+        with pytest.raises(MeshtalkError, match=match) as info:
+            Trainer(TalkingHead(cfg.model), cfg, [seq]).fit()
+        assert "\n" not in str(info.value)
 
 
 def test_cli_train_on_faceformer_layout(tmp_path, tiny_data):

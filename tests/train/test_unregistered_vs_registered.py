@@ -1,13 +1,15 @@
-"""Acceptance: a model trained with the unregistered (Chamfer) loss on remeshed targets reaches
-within 1.5x of the registered model's vertex error on the same test sequences.
+"""Acceptance: a model trained with the unregistered loss on remeshed targets reaches within 1.5x
+of the registered model's vertex error on the same test sequences.
 
-Two trainings: opt-in (``MESHTALK_SLOW_TESTS=1``) to keep the default suite short.
-Status (see the issue-3 report): NOT met yet on this tiny setup; vertex spacing of the 162-vertex
-template (~0.17) dwarfs the motion (mean 0.002), and Chamfer's target->prediction term pulls
-vertices inwards by about curvature x spacing^2, which exceeds the motion itself.
+Honest setup: the unregistered targets are a *different meshing* of the surface (300 Fibonacci
+points with their own triangulation, deformed by the same field) and carry no correspondence; the
+test error of both models is measured on held-out sequences against exact per-vertex ground truth
+on the template. The default unregistered loss (point-to-surface through local quadric fits) meets
+the bound; plain vertex-to-point Chamfer does not: on this 162-vertex template its sampling bias
+(about curvature x spacing^2) exceeds the motion itself, and it is kept here as the control that
+shows the test can fail.
 """
 
-import os
 import tempfile
 
 import numpy as np
@@ -19,19 +21,18 @@ from meshtalk.train import ExperimentConfig, Trainer
 from tests.model._ops import ellipsoid, ellipsoid_fibonacci, make_ops
 from tests.model._synth import make_sequence, tiny_config
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(not os.environ.get("MESHTALK_SLOW_TESTS"), reason="set MESHTALK_SLOW_TESTS=1"),
-]
+pytestmark = pytest.mark.slow          # about 25 s on one core: three tiny trainings
 
 
-def _train(sequences, epochs=40):
+def _train(sequences, epochs=80, **loss):
     torch.manual_seed(0)
     cfg = ExperimentConfig(model=tiny_config(fusion="film"))
     cfg.train.out_dir = tempfile.mkdtemp(prefix="meshtalk-unreg-")
     cfg.train.epochs, cfg.train.lr, cfg.train.lr_schedule = epochs, 1e-2, "cosine"
     cfg.train.grad_clip = 1.0
     cfg.train.progress, cfg.train.val_every, cfg.train.checkpoint_every = False, 10**6, 10**6
+    for key, value in loss.items():
+        setattr(cfg.loss, key, value)
     model = TalkingHead(cfg.model)
     Trainer(model, cfg, sequences).fit()
     return model.eval()
@@ -53,9 +54,12 @@ def test_unregistered_training_is_within_1_5x_of_registered():
     seeds = range(2)
     registered = [make_sequence(v, f, ops, s, n_frames=30) for s in seeds]
     unregistered = [make_sequence(v, f, ops, s, n_frames=30, target_verts=vr, target_faces=fr) for s in seeds]
+    assert unregistered[0].target.shape[1] != len(v)
     test = [make_sequence(v, f, ops, s, n_frames=30) for s in (10, 11)]
-    err_reg = _vertex_error(_train(registered), test)
-    err_unreg = _vertex_error(_train(unregistered), test)
     err_neutral = float(np.mean([np.linalg.norm(s.target - s.neutral[None], axis=-1).mean() for s in test]))
-    assert err_reg < err_neutral
+    err_reg = _vertex_error(_train(registered), test)
+    err_unreg = _vertex_error(_train(unregistered, unregistered="surface"), test)
+    assert err_reg < 0.6 * err_neutral, (err_reg, err_neutral)
     assert err_unreg <= 1.5 * err_reg, (err_unreg, err_reg, err_neutral)
+    err_chamfer = _vertex_error(_train(unregistered, unregistered="chamfer"), test)
+    assert err_chamfer > 1.5 * err_reg, (err_chamfer, err_reg)
