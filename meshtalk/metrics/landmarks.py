@@ -5,16 +5,26 @@ faces it is a point cloud). In a *face frame* — axes ``lateral`` (the subject'
 ``forward`` (out of the face) — the front of the face is a height field ``z(x, y)``; the landmarks
 are read from that height field, so they depend on the surface and not on how it is meshed:
 
+0. Only surface that faces forward counts (normals oriented away from the shape's centroid, so
+   neither the triangles' winding nor a point cloud's lack of normals matters): the back of the
+   head seen through an open mouth, or the walls of a thin mouth slit, do not enter the height
+   field. Meshes are sampled uniformly by area (never by vertex), so the density of a meshing
+   does not weigh in.
 1. The nose tip is the front-most point of the smoothed height field.
-2. The lip line (stomion line) is the strongest horizontal valley below the nose: the ridge of the
-   vertical concavity ``κ = ∂²z/∂y²`` (Gaussian derivative, scale ``0.012·W`` with ``W`` the
-   lateral extent of the shape), searched between ``0.08·W`` and ``0.42·W`` below the nose tip
-   and tracked sideways column by column.
-3. The mouth corners are where ``κ`` along the lip line falls to ``corner_threshold`` (default
-   50 %) of its value at the centre, located to sub-cell precision.
-4. The upper and lower lip midpoints lie on the surface at ``± lip_offset · mouth width``
+2. Where the front surface is missing between samples (an open mouth; a mesh's boundary edges in
+   front of the face, e.g. the lip contour of a template with its mouth cut open), the height
+   field is lowered by ``0.02·W`` (``W`` the lateral extent of the shape): an open mouth then reads
+   as a valley of bounded depth, like closed lips, whatever lies behind it.
+3. The lip line is the deepest horizontal *notch* ``min(z(y - a), z(y + a)) - z(y)``
+   (``a = 0.05·W``) between ``0.08·W`` and ``0.42·W`` below the nose tip — a step such as the
+   underside of the nose, low on one side only, is not a notch — followed sideways along the
+   ridge of the vertical concavity ``κ = ∂²z/∂y²`` (Gaussian derivative, scale ``0.012·W``).
+4. The mouth corners are where ``κ`` along the lip line (smoothed over ``0.008·W``) falls to
+   ``corner_threshold`` (default 50 %) of its median over the middle ``±0.1·W``, going outwards
+   from the nose's column, located to sub-cell precision.
+5. The upper and lower lip midpoints lie on the surface at ``± lip_offset · mouth width``
    (default 0.12) above and below the lip line, half-way between the corners.
-5. Points are put back on the surface: the closest point on the mesh, or for a point cloud the
+6. Points are put back on the surface: the closest point on the mesh, or for a point cloud the
    projection onto the plane fitted to the 16 nearest points.
 
 The orientation comes from the user (``orientation=(up, forward)`` or a :class:`FaceFrame`), the
@@ -169,18 +179,6 @@ def closest_points_on_mesh(
     return q[sel], cand[np.arange(n), best], bary[sel]
 
 
-def _sample_faces(v: np.ndarray, f: np.ndarray, density: float, rng: np.random.Generator) -> np.ndarray:
-    """Area-proportional random points on the given triangles, about ``density`` per unit area."""
-    a, b, c = v[f[:, 0]], v[f[:, 1]], v[f[:, 2]]
-    area = 0.5 * np.linalg.norm(np.cross(b - a, c - a), axis=1)
-    counts = rng.poisson(area * density)
-    idx = np.repeat(np.arange(f.shape[0]), counts)
-    r1 = np.sqrt(rng.random(idx.size))
-    r2 = rng.random(idx.size)
-    w0, w1, w2 = 1 - r1, r1 * (1 - r2), r1 * r2
-    return w0[:, None] * a[idx] + w1[:, None] * b[idx] + w2[:, None] * c[idx]
-
-
 # ----------------------------------------------------------------------------------------------
 # face frame
 
@@ -236,15 +234,73 @@ class FaceFrame:
         return np.asarray(local, dtype=np.float64) @ self.rotation + self.origin
 
 
-def _surface_points(v: np.ndarray, f: np.ndarray | None, n: int, seed: int) -> np.ndarray:
+#: Surface samples whose outward normal has a forward component below this are not part of the
+#: front height field (the back of the head seen through the mouth, the walls of a mouth slit).
+_FACING = 0.25
+
+
+@dataclass(frozen=True, eq=False)
+class _Surface:
+    """Samples of a surface with outward unit normals, in world or face-frame coordinates.
+
+    ``normals`` are oriented away from the shape's centroid, so the orientation of the triangles
+    (or a point cloud without normals) does not matter; ``spacing`` is the typical distance between
+    neighbouring samples (the resolution the surface is known at).
+    """
+
+    points: np.ndarray
+    normals: np.ndarray
+    spacing: float
+
+    def in_frame(self, frame: "FaceFrame") -> "_Surface":
+        return _Surface(frame.to_local(self.points), self.normals @ frame.rotation.T, self.spacing)
+
+    def facing(self) -> np.ndarray:
+        """Points ``(N', 3)`` that face forward (``+z`` of the frame they are in)."""
+        return self.points[self.normals[:, 2] > _FACING]
+
+
+def _orient_away(normals: np.ndarray, points: np.ndarray, centre: np.ndarray) -> np.ndarray:
+    flip = np.einsum("ij,ij->i", normals, points - centre) < 0
+    return np.where(flip[:, None], -normals, normals)
+
+
+def _cloud_surface(v: np.ndarray) -> _Surface:
+    """A point cloud: normals from the 12 nearest points (PCA), spacing from the nearest one."""
+    k = min(12, v.shape[0])
+    tree = cKDTree(v)
+    d, nb = tree.query(v, k=k)
+    nbr = v[nb] - v[nb].mean(axis=1, keepdims=True)
+    _, vecs = np.linalg.eigh(np.einsum("nki,nkj->nij", nbr, nbr))
+    normals = _orient_away(vecs[:, :, 0], v, v.mean(axis=0))
+    return _Surface(v, normals, float(np.median(d[:, 1])))
+
+
+def _mesh_surface(v: np.ndarray, f: np.ndarray, density: float, rng: np.random.Generator) -> _Surface:
+    """Area-proportional samples of the triangles ``f`` (about ``density`` per unit area)."""
+    a, b, c = v[f[:, 0]], v[f[:, 1]], v[f[:, 2]]
+    n = np.cross(b - a, c - a)
+    area2 = np.linalg.norm(n, axis=1)
+    counts = rng.poisson(0.5 * area2 * density)
+    idx = np.repeat(np.arange(f.shape[0]), counts)
+    r1 = np.sqrt(rng.random(idx.size))
+    r2 = rng.random(idx.size)
+    w0, w1, w2 = 1 - r1, r1 * (1 - r2), r1 * r2
+    pts = w0[:, None] * a[idx] + w1[:, None] * b[idx] + w2[:, None] * c[idx]
+    unit = n / np.maximum(area2, 1e-300)[:, None]
+    normals = _orient_away(unit, (a + b + c) / 3.0, v.mean(axis=0))[idx]
+    return _Surface(pts, normals, 1.0 / np.sqrt(max(density, 1e-300)))
+
+
+def _sample_surface(v: np.ndarray, f: np.ndarray | None, n: int, seed: int) -> _Surface:
+    """About ``n`` samples of a mesh's surface, or the points of a point cloud."""
     if f is None:
-        return v
-    rng = np.random.default_rng(seed)
+        return _cloud_surface(v)
     a, b, c = v[f[:, 0]], v[f[:, 1]], v[f[:, 2]]
     total = 0.5 * np.linalg.norm(np.cross(b - a, c - a), axis=1).sum()
     if total <= 0:
         raise MeshtalkError("mesh has zero surface area")
-    return np.concatenate([v, _sample_faces(v, f, n / total, rng)])
+    return _mesh_surface(v, f, n / total, np.random.default_rng(seed))
 
 
 def estimate_face_frame(vertices: object, faces: object | None = None, *, seed: int = 0) -> FaceFrame:
@@ -253,7 +309,9 @@ def estimate_face_frame(vertices: object, faces: object | None = None, *, seed: 
     The lateral axis is the principal axis whose mirror plane (through the centroid) maps the
     surface best onto itself; forward points from the centroid to the nose, found as the largest
     outward deviation from a fitted ellipsoid near the mirror plane; the up sign puts the lip line
-    (the strongest horizontal valley near the nose) below the nose.
+    (the strongest horizontal valley near the nose) below the nose. A mesh is read through uniform
+    area samples only (its vertices would weigh densely meshed regions, such as a template's
+    face, more), so the estimate does not depend on the meshing.
 
     Args:
         vertices: ``(V, 3)`` neutral vertices or points.
@@ -265,7 +323,8 @@ def estimate_face_frame(vertices: object, faces: object | None = None, *, seed: 
     """
     v = _as_vertices(vertices)
     f = _as_faces(faces, v.shape[0])
-    pts = _surface_points(v, f, 60000, seed)
+    surface = _sample_surface(v, f, 60000, seed)
+    pts = surface.points
     centre = pts.mean(axis=0)
     x = pts - centre
     _, vecs = np.linalg.eigh(x.T @ x)
@@ -298,7 +357,7 @@ def estimate_face_frame(vertices: object, faces: object | None = None, *, seed: 
     for sign in (1.0, -1.0):
         frame = FaceFrame.from_axes(sign * up0, forward, centre)
         try:
-            strength = _lip_valley_strength(pts, frame)
+            strength = _lip_valley_strength(surface, frame)
         except MeshtalkError:
             strength = -np.inf
         if best is None or strength > best[0]:
@@ -316,8 +375,9 @@ class _HeightField:
     x0: float
     y0: float
     h: float
-    z: np.ndarray  # (ny, nx), smoothed
-    kappa: np.ndarray  # (ny, nx), ∂²z/∂y² (Gaussian derivative)
+    z: np.ndarray  # (ny, nx), smoothed surface height
+    kappa: np.ndarray  # (ny, nx), ∂²z/∂y² of the gap-marked height (Gaussian derivative)
+    notch: np.ndarray  # (ny, nx), depth below the lower of the two points ±0.05·W above/below
 
     def xy(self, ix: np.ndarray, iy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return self.x0 + np.asarray(ix) * self.h, self.y0 + np.asarray(iy) * self.h
@@ -327,7 +387,25 @@ class _HeightField:
         return ndimage.map_coordinates(arr, coords.reshape(2, -1), order=1, mode="nearest").reshape(np.shape(x))
 
 
-def _height_field(local: np.ndarray, box: tuple[float, float, float, float], h: float, width: float) -> _HeightField:
+def _height_field(
+    local: np.ndarray,
+    box: tuple[float, float, float, float],
+    h: float,
+    width: float,
+    spacing: float,
+    boundary: np.ndarray | None = None,
+) -> _HeightField:
+    """The front surface ``z(x, y)`` over ``box`` from forward-facing samples ``(N, 3)``.
+
+    Cells hold the front-most sample; the surface between samples is their Gaussian-weighted
+    average (normalised convolution at ``max(0.004·W, spacing)``), so a sparse point cloud and a
+    densely sampled mesh give the same surface. Where the surface is missing — a gap between the
+    lips of a mesh whose mouth is cut open, or a slit too thin to face forward — coverage drops;
+    such cells are lowered by ``0.02·W`` (a bounded valley), so an open mouth reads as the same
+    lip-line valley as closed lips, whatever the depth seen through it. ``boundary`` ``(M, 3)``
+    are points along the mesh's boundary edges: cells they cross in front of the face are gaps
+    too (the lip contour of a mouth cut open, even where the lips hide it from the front).
+    """
     x0, x1, y0, y1 = box
     nx = int(np.ceil((x1 - x0) / h)) + 1
     ny = int(np.ceil((y1 - y0) / h)) + 1
@@ -339,20 +417,43 @@ def _height_field(local: np.ndarray, box: tuple[float, float, float, float], h: 
     z = np.full(ny * nx, -np.inf)
     np.maximum.at(z, iy[inside] * nx + ix[inside], local[inside, 2])
     z = z.reshape(ny, nx)
-    empty = ~np.isfinite(z)
-    if empty.all():
+    occupied = np.isfinite(z)
+    s_z = max(1.0, max(0.004 * width, spacing) / h)
+    s_cov = max(s_z, 2.5 * spacing / h)
+    occ = occupied.astype(np.float64)
+    zero = np.where(occupied, z, 0.0)
+    den = ndimage.gaussian_filter(occ, s_z, mode="constant")
+    num = ndimage.gaussian_filter(zero, s_z, mode="constant")
+    ok = den > 1e-3
+    if not ok.any():
         raise MeshtalkError("lip landmarks: empty height field; check the orientation")
-    if empty.any():
-        _, (ii, jj) = ndimage.distance_transform_edt(empty, return_indices=True)
-        z = z[ii, jj]
-    zs = ndimage.gaussian_filter(z, sigma=max(1.0, 0.004 * width / h), mode="nearest")
-    s = max(1.5, 0.012 * width / h)
-    kappa = ndimage.gaussian_filter(z, sigma=s, order=(2, 0), mode="nearest") / (h * h)
-    return _HeightField(x0, y0, h, zs, kappa)
+    zs = np.where(ok, num / np.where(ok, den, 1.0), 0.0)
+    if not ok.all():
+        _, (ii, jj) = ndimage.distance_transform_edt(~ok, return_indices=True)
+        zs = zs[ii, jj]
+    coverage = ndimage.gaussian_filter(occ, s_cov, mode="nearest")
+    ref = float(np.median(coverage[occupied]))
+    gap = np.clip(1.0 - coverage / (0.5 * ref), 0.0, 1.0)
+    if boundary is not None and boundary.shape[0]:
+        bx = np.round((boundary[:, 0] - x0) / h).astype(np.int64)
+        by = np.round((boundary[:, 1] - y0) / h).astype(np.int64)
+        keep = (bx >= 0) & (bx < nx) & (by >= 0) & (by < ny)
+        bx, by = bx[keep], by[keep]
+        keep = boundary[keep, 2] >= zs[by, bx] - 0.05 * width
+        edge = np.zeros((ny, nx))
+        edge[by[keep], bx[keep]] = 1.0
+        gap = np.maximum(gap, ndimage.maximum_filter(edge, size=3))
+    marked = zs - 0.02 * width * gap
+    s_k = max(1.5, 0.012 * width / h, 1.5 * spacing / h)
+    kappa = ndimage.gaussian_filter(marked, sigma=s_k, order=(2, 0), mode="nearest") / (h * h)
+    a = max(1, int(round(0.05 * width / h)))
+    padded = np.pad(marked, ((a, a), (0, 0)), mode="edge")
+    notch = np.minimum(padded[: -2 * a], padded[2 * a :]) - marked
+    return _HeightField(x0, y0, h, zs, kappa, notch)
 
 
 def _front_points(pts_local: np.ndarray, width: float) -> np.ndarray:
-    """Keep points near the front-most surface (drop the back of the head and inner surfaces)."""
+    """Keep points near the front-most surface (drop surfaces hidden behind the face)."""
     h = width / 60.0
     ix = np.floor(pts_local[:, 0] / h).astype(np.int64)
     iy = np.floor(pts_local[:, 1] / h).astype(np.int64)
@@ -362,26 +463,42 @@ def _front_points(pts_local: np.ndarray, width: float) -> np.ndarray:
     return pts_local[pts_local[:, 2] >= zmax[key] - 0.08 * width]
 
 
-def _nose_tip(front: np.ndarray, width: float) -> np.ndarray:
+def _nose_tip(front: np.ndarray, width: float, spacing: float) -> np.ndarray:
     lo = front[:, :2].min(axis=0)
     hi = front[:, :2].max(axis=0)
-    hf = _height_field(front, (lo[0], hi[0], lo[1], hi[1]), width / 100.0, width)
+    hf = _height_field(front, (lo[0], hi[0], lo[1], hi[1]), width / 100.0, width, spacing)
     iy, ix = np.unravel_index(np.argmax(hf.z), hf.z.shape)
     x, y = hf.xy(ix, iy)
     return np.array([x, y, hf.z[iy, ix]])
 
 
-def _mouth_field(front: np.ndarray, nose: np.ndarray, width: float, h: float) -> _HeightField:
+def _mouth_field(
+    front: np.ndarray, nose: np.ndarray, width: float, h: float, spacing: float, boundary: np.ndarray | None = None
+) -> _HeightField:
     box = (nose[0] - 0.42 * width, nose[0] + 0.42 * width, nose[1] - 0.5 * width, nose[1] - 0.02 * width)
-    return _height_field(front, box, h, width)
+    return _height_field(front, box, h, width, spacing, boundary)
 
 
-def _lip_valley_strength(pts: np.ndarray, frame: FaceFrame) -> float:
-    local = frame.to_local(pts)
-    width = float(np.ptp(local[:, 0]))
-    front = _front_points(local, width)
-    nose = _nose_tip(front, width)
-    hf = _mouth_field(front, nose, width, width / 120.0)
+def _boundary_points(v: np.ndarray, f: np.ndarray, step: float) -> np.ndarray:
+    """Points ``(M, 3)`` every ``step`` along the boundary edges (edges of one triangle) of a mesh."""
+    edges = np.sort(np.concatenate([f[:, [0, 1]], f[:, [1, 2]], f[:, [2, 0]]]), axis=1)
+    uniq, counts = np.unique(edges, axis=0, return_counts=True)
+    b = uniq[counts == 1]
+    if b.shape[0] == 0:
+        return np.zeros((0, 3))
+    a, c = v[b[:, 0]], v[b[:, 1]]
+    n = np.maximum(1, np.ceil(np.linalg.norm(c - a, axis=1) / step)).astype(np.int64)
+    idx = np.repeat(np.arange(b.shape[0]), n + 1)
+    t = np.concatenate([np.linspace(0.0, 1.0, k + 1) for k in n])
+    return a[idx] + t[:, None] * (c[idx] - a[idx])
+
+
+def _lip_valley_strength(surface: _Surface, frame: FaceFrame) -> float:
+    loc = surface.in_frame(frame)
+    width = float(np.ptp(loc.points[:, 0]))
+    front = _front_points(loc.facing(), width)
+    nose = _nose_tip(front, width, loc.spacing)
+    hf = _mouth_field(front, nose, width, width / 120.0, loc.spacing)
     col = int(round((nose[0] - hf.x0) / hf.h))
     y = hf.y0 + np.arange(hf.z.shape[0]) * hf.h
     win = (y <= nose[1] - 0.08 * width) & (y >= nose[1] - 0.42 * width)
@@ -496,13 +613,14 @@ def find_lip_landmarks(
     if width <= 0:
         raise MeshtalkError("lip landmarks: the shape has no lateral extent in the given orientation")
     h = width / float(resolution)
+    rng = np.random.default_rng(seed)
     if f is None:
-        nn, _ = cKDTree(local_v).query(local_v, k=2)
-        h = max(h, 1.2 * float(np.median(nn[:, 1])))
-        pts = local_v
+        surface = _cloud_surface(local_v)
+        front = _front_points(surface.facing(), width)
+        nose = _nose_tip(front, width, surface.spacing)
     else:
-        front_v = _front_points(local_v, width)
-        nose0 = _nose_tip(front_v, width)
+        coarse = _mesh_surface(local_v, f, 4.0 / (width / 100.0) ** 2, rng)
+        nose0 = _nose_tip(_front_points(coarse.facing(), width), width, coarse.spacing)
         # dense samples on the triangles around the mouth, so the height field is meshing-independent
         cent = local_v[f].mean(axis=1)
         near = (
@@ -510,11 +628,11 @@ def find_lip_landmarks(
             & (cent[:, 1] < nose0[1] + 0.05 * width)
             & (cent[:, 1] > nose0[1] - 0.6 * width)
         )
-        rng = np.random.default_rng(seed)
-        pts = np.concatenate([local_v, _sample_faces(local_v, f[near], 6.0 / (h * h), rng)])
-    front = _front_points(pts, width)
-    nose = _nose_tip(front, width)
-    hf = _mouth_field(front, nose, width, h)
+        surface = _mesh_surface(local_v, f[near], 6.0 / (h * h), rng)
+        front = _front_points(np.concatenate([surface.facing(), coarse.facing()]), width)
+        nose = _nose_tip(front, width, coarse.spacing)
+    boundary = None if f is None else _boundary_points(local_v, f, 0.5 * h)
+    hf = _mouth_field(front, nose, width, h, surface.spacing, boundary)
     ny, nx = hf.kappa.shape
     ys = hf.y0 + np.arange(ny) * hf.h
     c0 = int(round((nose[0] - hf.x0) / hf.h))
@@ -522,11 +640,9 @@ def find_lip_landmarks(
     if win.size < 3:
         raise MeshtalkError("lip landmarks: no room below the nose for a mouth; check the orientation")
     band = slice(max(c0 - 1, 0), min(c0 + 2, nx))
-    centre_profile = hf.kappa[win, band].mean(axis=1)
-    iy0 = int(win[np.argmax(centre_profile)])
-    k_ref = float(hf.kappa[iy0, c0])
-    if not k_ref > 0:
-        raise MeshtalkError("lip landmarks: no lip line (concave valley) below the nose; check the orientation")
+    # the lip line is the deepest notch below the nose (a step such as the nose's underside is
+    # not a notch: the surface is low on one side only), located on the ridge of concavity
+    iy0 = int(win[np.argmax(hf.notch[win, band].mean(axis=1))])
     reach = max(2, int(round(0.02 * width / hf.h)))
 
     def ridge_y(col: int, iy_prev: float) -> tuple[float, float]:
@@ -539,28 +655,40 @@ def find_lip_landmarks(
         off = 0.5 * (k0 - k2) / den if den < 0 else 0.0
         return j + float(np.clip(off, -0.5, 0.5)), float(k1)
 
-    line: dict[int, float] = {c0: ridge_y(c0, iy0)[0]}
-    corners = {}
+    iy_c, d_c = ridge_y(c0, iy0)
+    if not d_c > 0:
+        raise MeshtalkError("lip landmarks: no lip line (concave valley) below the nose; check the orientation")
+    # follow the valley sideways across the whole field, then read the corners off its depth
+    # profile: where the (lightly smoothed) concavity falls to corner_threshold of its median over
+    # the middle of the mouth, going outwards
+    line: dict[int, float] = {c0: iy_c}
+    strength: dict[int, float] = {c0: d_c}
     for step in (-1, 1):
-        col, iy_prev, k_prev = c0, line[c0], k_ref
-        found = None
-        while True:
-            nxt = col + step
-            if nxt < 1 or nxt >= nx - 1:
-                break
-            iy, k = ridge_y(nxt, iy_prev)
-            if k < corner_threshold * k_ref:
-                frac = (k_prev - corner_threshold * k_ref) / max(k_prev - k, 1e-300)
-                x_col = col + step * frac
-                found = (x_col, iy_prev + (iy - iy_prev) * frac)
-                break
-            line[nxt] = iy
-            col, iy_prev, k_prev = nxt, iy, k
-        if found is None:
-            raise MeshtalkError("lip landmarks: the lip line runs off the face; check the orientation")
-        corners[step] = found
+        col, iy_prev = c0, iy_c
+        while 1 <= col + step < nx - 1:
+            col += step
+            iy_prev, strength[col] = ridge_y(col, iy_prev)
+            line[col] = iy_prev
     cols = np.array(sorted(line))
     rows = np.array([line[c] for c in cols])
+    prof = ndimage.gaussian_filter1d(np.array([strength[c] for c in cols]), max(1.0, 0.008 * width / hf.h), mode="nearest")
+    mid = np.abs(cols - c0) <= 0.1 * width / hf.h
+    d_ref = float(np.median(prof[mid]))
+    if not d_ref > 0:
+        raise MeshtalkError("lip landmarks: no lip line (concave valley) below the nose; check the orientation")
+    i0 = int(np.flatnonzero(mid)[np.argmax(prof[mid])])  # the valley's strongest column near the middle
+    level = corner_threshold * d_ref
+    corners = {}
+    for step in (-1, 1):
+        i = i0
+        while 0 <= i + step < cols.size and prof[i + step] >= level:
+            i += step
+        if not 0 <= i + step < cols.size:
+            raise MeshtalkError("lip landmarks: the lip line runs off the face; check the orientation")
+        frac = (prof[i] - level) / max(prof[i] - prof[i + step], 1e-300)
+        corners[step] = (cols[i] + step * frac, rows[i] + (rows[i + step] - rows[i]) * frac)
+    keep = (cols > corners[-1][0]) & (cols < corners[1][0])
+    cols, rows = cols[keep], rows[keep]
     (xl_c, yl_c), (xr_c, yr_c) = corners[1], corners[-1]  # +x is the subject's left
     x_left, y_left = hf.xy(xl_c, yl_c)
     x_right, y_right = hf.xy(xr_c, yr_c)

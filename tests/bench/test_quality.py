@@ -14,7 +14,7 @@ from meshtalk.errors import MeshtalkError
 @pytest.fixture(scope="module")
 def oracle_result(voice):
     cfg = QualityConfig(heads=(7,), voices=(voice,), sentences=1, fit_sentences=1,
-                        meshings=(("remesh", {"target_vertices": 1500}),))
+                        meshings=(("remesh", {"target_vertices": 2000}),))
     return evaluate_quality(lambda case: case.gt, cfg, model_label="oracle")
 
 
@@ -68,7 +68,7 @@ def test_score_motion_analytic_offset():
 
 def test_wrong_prediction_shape_is_one_line_error(voice):
     cfg = QualityConfig(heads=(7,), voices=(voice,), sentences=1, fit_sentences=1,
-                        meshings=(("remesh", {"target_vertices": 800}),))
+                        meshings=(("remesh", {"target_vertices": 2000}),))
     with pytest.raises(MeshtalkError, match=r"prediction .* has shape"):
         evaluate_quality(lambda case: case.gt[:, :10], cfg)
     with pytest.raises(MeshtalkError, match=r"prediction .* has shape"):
