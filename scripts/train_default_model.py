@@ -44,6 +44,7 @@ import yaml
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from meshtalk.bench.baselines import LoudnessGains, fit_loudness_gains, loudness_articulation  # noqa: E402
 from meshtalk.errors import MeshtalkError  # noqa: E402
 from meshtalk.placement import CANONICAL_DIAGONAL, estimate_placement  # noqa: E402
 
@@ -355,35 +356,13 @@ def train(cfg: dict, work: Path, out: Path, minutes: float | None, init: Path | 
 # ----------------------------------------------------------------------------------- evaluation
 
 
-def _loudness_fit(corpus: Path, names: list[str], fps: float) -> tuple[float, float, float]:
-    """Least-squares gains (jaw, lip aperture) of the normalised speech envelope, on training data."""
+def _loudness_fit(corpus: Path, names: list[str], fps: float) -> LoudnessGains:
+    """The loudness baseline's gains (:mod:`meshtalk.bench.baselines`) on up to 80 training utterances."""
     from meshtalk.inference import load_audio
-    from meshtalk.metrics import speech_envelope
 
-    env_all, art_all = [], []
-    for name in names[:80]:
-        art = np.load(corpus / "articulation" / f"{name}.npy")
-        audio = load_audio(corpus / "wav" / f"{name}.wav")
-        env = speech_envelope(audio, SAMPLE_RATE, fps, n_frames=len(art))
-        env_all.append(env / max(np.percentile(env, 95), 1e-9))
-        art_all.append(art)
-    env = np.concatenate(env_all)
-    art = np.concatenate(art_all)
-    gain_jaw = float(env @ art[:, 0] / (env @ env))
-    gain_lip = float(env @ art[:, 1] / (env @ env))
-    return gain_jaw, gain_lip, 95.0
-
-
-def loudness_jaw_baseline(audio: np.ndarray, n_frames: int, fps: float, gains) -> np.ndarray:
-    """(T, 4) articulation of the loudness baseline: jaw and lip aperture follow the RMS envelope."""
-    from meshtalk.metrics import speech_envelope
-
-    env = speech_envelope(audio, SAMPLE_RATE, fps, n_frames=n_frames)
-    env = np.clip(env / max(np.percentile(env, gains[2]), 1e-9), 0.0, 1.5)
-    art = np.zeros((n_frames, 4))
-    art[:, 0] = gains[0] * env
-    art[:, 1] = gains[1] * env
-    return art
+    pairs = ((load_audio(corpus / "wav" / f"{name}.wav"), SAMPLE_RATE,
+              np.load(corpus / "articulation" / f"{name}.npy")) for name in names[:80])
+    return fit_loudness_gains(pairs, fps)
 
 
 def head_lip_region(head, verts: np.ndarray):
@@ -481,7 +460,7 @@ def evaluate(cfg: dict, work: Path, out: Path, card: Path, *, config_path: Path)
         pred = pred[:n].astype(np.float64)
         gt = neutral[None] + field.displace(neutral, art[:n])
         base_neutral = np.repeat(neutral[None], n, axis=0)
-        base_loud = neutral[None] + field.displace(neutral, loudness_jaw_baseline(audio, n, fps, gains))
+        base_loud = neutral[None] + field.displace(neutral, loudness_articulation(audio, SAMPLE_RATE, n, fps, gains))
         lm, mask = head_lip_region(head, neutral)
         row = {"name": name, "meshing": kind, "vertices": len(neutral), "voice": r["voice"], "frames": n,
                "seconds": round(seconds, 2)}
@@ -491,7 +470,7 @@ def evaluate(cfg: dict, work: Path, out: Path, card: Path, *, config_path: Path)
         logger.info("eval %s %s (%d v): LVE model %.3g / neutral %.3g / loudness %.3g mm^2", kind, name,
                     len(neutral), row["model"]["lve_mm2"], row["neutral"]["lve_mm2"], row["loudness"]["lve_mm2"])
     summary = _summarise(rows)
-    result = {"rows": rows, "summary": summary, "loudness_gains": gains[:2],
+    result = {"rows": rows, "summary": summary, "loudness_gains": (gains.jaw, gains.lip_aperture),
               "eval_minutes": round((time.time() - t_eval) / 60, 2)}
     tinfo = work / "train_summary.json"
     result["training"] = json.loads(tinfo.read_text()) if tinfo.is_file() else {}

@@ -7,8 +7,8 @@
   displacement field for that articulation. It knows the exact deformation shape and lacks only
   the timing and phone information in the speech.
 
-The same definitions as ``scripts/train_default_model.py`` (``_loudness_fit`` /
-``loudness_jaw_baseline``), which keeps its own copy for now; this module should become the one.
+This module is the one definition: ``scripts/train_default_model.py`` (the model card's
+evaluation) imports it.
 """
 
 from __future__ import annotations
