@@ -3,10 +3,11 @@
 For each mesh size the full precompute (Laplacian, mass, k eigenpairs, frames, gradient
 operators) is timed in a fresh subprocess (so peak RSS is per run), for:
 
-* ``reference`` — the DiffusionNet recipe as used by the published ScanTalk code, re-implemented
-  here from its description: potpourri3d cotan Laplacian + vertex areas, ARPACK shift-invert with
-  SuperLU on ``L + 1e-8·I`` at ``sigma = 1e-8``, tol 0, and a per-vertex least-squares
-  gradient loop.
+* ``reference`` — DiffusionNet's ``compute_operators`` as used by the published ScanTalk code,
+  re-implemented here step by step (see :func:`reference_operators`): potpourri3d cotan
+  Laplacian + vertex areas, ARPACK shift-invert with SuperLU on ``L + 1e-8·I`` at
+  ``sigma = 1e-8``, tol 0, and the gradient operator built with Python loops over edges and
+  vertices.
 * ``meshtalk`` — :func:`meshtalk.geometry.compute_operators` with its defaults (no cache).
 * optionally each meshtalk eigensolver method on its own (``--methods lanczos arpack``).
 
@@ -49,50 +50,91 @@ def make_mesh(n_verts: int):
 
 
 def reference_operators(verts, faces, k):
+    """The DiffusionNet ``compute_operators`` recipe, step by step as that code does it.
+
+    Re-implemented here from the published description and structure of DiffusionNet's
+    ``geometry.py`` (not copied), including the parts that make it slow, so that the
+    reference costs what users of the published ScanTalk code pay: torch float32 inputs; vertex
+    normals from face normals and tangent frames in torch; potpourri3d's cotan Laplacian and
+    vertex areas; ARPACK shift-invert with SuperLU on ``L + 1e-8·I`` (CSC) at ``sigma = 1e-8``,
+    default tolerance; the gradient operator assembled with Python loops — one over every
+    stored entry of L to collect each vertex's outgoing edges, one over the vertices with an
+    inner loop over the neighbours reading the edge vectors from a torch tensor, a 2×2
+    regularised least-squares solve per vertex, complex coefficients — then split into real
+    and imaginary parts; everything returned as torch tensors.
+    """
     import potpourri3d as pp3d
     import scipy.sparse as sp
     import scipy.sparse.linalg as sla
+    import torch
 
+    eps = 1e-8
+    vt = torch.as_tensor(verts, dtype=torch.float32)
+    ft = torch.as_tensor(faces, dtype=torch.int64)
+    verts = vt.numpy().astype(np.float64)
+    faces = ft.numpy()
+    # normals and frames (torch, as the recipe does)
+    tri = vt[ft]
+    face_n = torch.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0], dim=-1)
+    face_n = face_n / torch.linalg.norm(face_n, dim=-1, keepdim=True)
+    normals = np.zeros(verts.shape)
+    for c in range(3):
+        np.add.at(normals, faces[:, c], face_n.numpy())
+    normals = torch.from_numpy(normals / np.linalg.norm(normals, axis=-1, keepdims=True)).float()
+    cand_x = torch.tensor([1.0, 0.0, 0.0]).expand(len(verts), -1)
+    cand_y = torch.tensor([0.0, 1.0, 0.0]).expand(len(verts), -1)
+    bx = torch.where(((normals * cand_x).sum(-1).abs() < 0.9)[:, None], cand_x, cand_y)
+    bx = bx - (bx * normals).sum(-1, keepdim=True) * normals
+    bx = bx / torch.linalg.norm(bx, dim=-1, keepdim=True)
+    by = torch.cross(normals, bx, dim=-1)
+    frames = torch.stack([bx, by, normals], dim=-2)
+    # Laplacian, mass, eigenbasis
     L = pp3d.cotan_laplacian(verts, faces, denom_eps=1e-10)
     mass = pp3d.vertex_areas(verts, faces)
-    mass += 1e-8 * mass.mean()
-    M = sp.diags(mass)
-    eps = 1e-8
-    evals, evecs = sla.eigsh(L + sp.identity(len(verts)) * eps, k, M=M, sigma=eps)
+    mass += eps * np.mean(mass)
+    evals, evecs = sla.eigsh((L + sp.identity(L.shape[0]) * eps).tocsc(), k=k, M=sp.diags(mass), sigma=eps)
     evals = np.clip(evals, 0.0, None)
-    # vertex normals (area weighted) and tangent frames
-    p = verts[faces]
-    fn = np.cross(p[:, 1] - p[:, 0], p[:, 2] - p[:, 0])
-    normals = np.zeros_like(verts)
-    for c in range(3):
-        np.add.at(normals, faces[:, c], fn)
-    normals /= np.linalg.norm(normals, axis=1, keepdims=True)
-    bx = np.tile([1.0, 0.0, 0.0], (len(verts), 1))
-    bx -= (bx * normals).sum(1, keepdims=True) * normals
-    bx /= np.linalg.norm(bx, axis=1, keepdims=True)
-    by = np.cross(normals, bx)
-    # per-vertex least-squares gradient, one vertex at a time (the reference's Python loop)
-    edges = np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]])
-    edges = np.unique(np.sort(edges, axis=1), axis=0)
-    both = np.concatenate([edges, edges[:, ::-1]])
-    order = np.argsort(both[:, 0], kind="stable")
-    both = both[order]
-    starts = np.searchsorted(both[:, 0], np.arange(len(verts) + 1))
-    rows, cols, vals_x, vals_y = [], [], [], []
-    for i in range(len(verts)):
-        nbrs = both[starts[i] : starts[i + 1], 1]
-        e = verts[nbrs] - verts[i]
-        A = np.stack([e @ bx[i], e @ by[i]], axis=1)
-        lhs = A.T @ A + 1e-5 * np.eye(2)
-        sol = np.linalg.solve(lhs, A.T)  # (2, d)
-        rows += [i] * (len(nbrs) + 1)
-        cols += list(nbrs) + [i]
-        vals_x += list(sol[0]) + [-sol[0].sum()]
-        vals_y += list(sol[1]) + [-sol[1].sum()]
+    # gradient operator over the Laplacian's sparsity pattern
+    coo = L.tocoo()
+    src, dst = coo.row, coo.col
+    e_idx = torch.as_tensor(np.stack([src, dst]))
+    e_vec = vt[e_idx[1]] - vt[e_idx[0]]
+    e_tan = torch.stack([(e_vec * frames[e_idx[0], 0]).sum(-1), (e_vec * frames[e_idx[0], 1]).sum(-1)], dim=-1)
     n = len(verts)
-    gx = sp.csr_matrix((vals_x, (rows, cols)), shape=(n, n))
-    gy = sp.csr_matrix((vals_y, (rows, cols)), shape=(n, n))
-    return evals, evecs, mass, (L, gx, gy)
+    outgoing = [[] for _ in range(n)]
+    pairs = np.stack([src, dst])
+    for e in range(pairs.shape[1]):
+        if pairs[0, e] != pairs[1, e]:
+            outgoing[pairs[0, e]].append(e)
+    rows, cols, vals = [], [], []
+    for i in range(n):
+        nb = outgoing[i]
+        d = len(nb)
+        lhs = np.zeros((d, 2))
+        rhs = np.zeros((d, d + 1))
+        lookup = [i]
+        for a, e in enumerate(nb):
+            lookup.append(pairs[1, e])
+            weight = 1.0
+            lhs[a][:] = weight * e_tan[e][:]
+            rhs[a][0] = -weight
+            rhs[a][a + 1] = weight
+        sol = np.linalg.inv(lhs.T @ lhs + 1e-5 * np.identity(2)) @ lhs.T @ rhs
+        coef = sol[0] + 1j * sol[1]
+        for a in range(d + 1):
+            rows.append(i)
+            cols.append(lookup[a])
+            vals.append(coef[a])
+    grad = sp.coo_matrix((np.array(vals), (np.array(rows), np.array(cols))), shape=(n, n)).tocsc()
+    gx, gy = np.real(grad), np.imag(grad)
+
+    def to_torch(A):
+        A = A.tocoo()
+        idx = torch.as_tensor(np.vstack([A.row, A.col]).astype(np.int64))
+        return torch.sparse_coo_tensor(idx, torch.as_tensor(A.data, dtype=torch.float32), A.shape).coalesce()
+
+    out = (to_torch(L), to_torch(gx), to_torch(gy), torch.from_numpy(evecs).float(), frames)
+    return evals, evecs, mass, out
 
 
 def meshtalk_operators(verts, faces, k, method):
@@ -103,6 +145,26 @@ def meshtalk_operators(verts, faces, k, method):
     ops = compute_operators(verts, faces, k, eigen_method=method)
     return (ops.evals.double().numpy(), ops.evecs.double().numpy(), ops.mass.double().numpy(),
             float(ops.residuals.max()), torch.get_num_threads())
+
+
+def diffusion_net_operators(verts, faces, k, src_dir: str):
+    """DiffusionNet's own ``compute_operators``, imported from a checkout the user points at
+    (``--diffusion-net DIR``; nothing of it is shipped with meshtalk)."""
+    import torch
+
+    sys.path.insert(0, src_dir)
+    try:
+        import sklearn.neighbors  # noqa: F401  (DiffusionNet imports it; meshes never use it)
+    except ImportError:
+        import types
+
+        sys.modules["sklearn"] = types.ModuleType("sklearn")
+        sys.modules["sklearn.neighbors"] = types.ModuleType("sklearn.neighbors")
+    from diffusion_net.geometry import compute_operators
+
+    frames, mass, L, evals, evecs, gx, gy = compute_operators(
+        torch.as_tensor(verts, dtype=torch.float32), torch.as_tensor(faces, dtype=torch.int64), k)
+    return evals.double().numpy(), evecs.double().numpy(), mass.double().numpy()
 
 
 def run_one(which: str, n_verts: int, k: int, out: Path) -> None:
@@ -118,6 +180,9 @@ def run_one(which: str, n_verts: int, k: int, out: Path) -> None:
     if which == "reference":
         evals, evecs, mass, _ = reference_operators(verts, faces, k)
         residual = float("nan")
+    elif which.startswith("diffusion-net="):
+        evals, evecs, mass = diffusion_net_operators(verts, faces, k, which.split("=", 1)[1])
+        residual = float("nan")
     else:
         method = which.split(":", 1)[1] if ":" in which else "auto"
         evals, evecs, mass, residual, _ = meshtalk_operators(verts, faces, k, method)
@@ -130,7 +195,8 @@ def run_one(which: str, n_verts: int, k: int, out: Path) -> None:
 
 
 def measure(which: str, n_verts: int, k: int, tmp: Path) -> dict:
-    out = tmp / f"{which.replace(':', '_')}_{n_verts}.npz"
+    tag = "diffusion-net" if which.startswith("diffusion-net=") else which.replace(":", "_")
+    out = tmp / f"{tag}_{n_verts}.npz"
     cmd = [sys.executable, __file__, "--one", which, str(n_verts), str(k), str(out)]
     res = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
     if res.returncode != 0:
@@ -156,6 +222,8 @@ def main() -> None:
     ap.add_argument("--sizes", type=int, nargs="+", default=[5_000, 23_000, 100_000, 250_000])
     ap.add_argument("-k", type=int, default=128)
     ap.add_argument("--methods", nargs="*", default=[], help="extra meshtalk eigensolvers to time alone")
+    ap.add_argument("--diffusion-net", metavar="DIR",
+                    help="also time DiffusionNet's own compute_operators from a checkout (its src/ folder)")
     ap.add_argument("--one", nargs=4, help=argparse.SUPPRESS)
     ap.add_argument("--no-report", action="store_true", help="print only; do not write docs/benchmarks.md")
     args = ap.parse_args()
@@ -166,24 +234,26 @@ def main() -> None:
     from tqdm import tqdm
 
     runs = ["reference", "meshtalk"] + [f"meshtalk:{m}" for m in args.methods]
+    dn = f"diffusion-net={Path(args.diffusion_net).resolve()}" if args.diffusion_net else None
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        bar = tqdm(total=len(args.sizes) * len(runs), desc="operators", unit="run")
+        bar = tqdm(total=len(args.sizes) * (len(runs) + bool(dn)), desc="operators", unit="run")
         for n in args.sizes:
             results = {}
-            for which in runs:
-                bar.set_postfix_str(f"{which} V={n}")
+            for which in runs + ([dn] if dn else []):
+                bar.set_postfix_str(f"{which.split('=')[0]} V={n}")
                 results[which] = measure(which, n, args.k, Path(tmp))
                 bar.update()
             ref = results["reference"]
+            dn_s = results[dn]["seconds"] if dn else float("nan")
             for which in runs[1:]:
                 r = results[which]
                 rel, cos = compare(r, ref, args.k)
-                rows.append((n, which, ref["seconds"], r["seconds"], ref["seconds"] / r["seconds"],
-                             ref["cpu_seconds"], r["cpu_seconds"],
+                rows.append((n, which, ref["seconds"], dn_s, r["seconds"], ref["cpu_seconds"], r["cpu_seconds"],
                              ref["peak_bytes"], r["peak_bytes"], rel, cos, r["residual"]))
-                tqdm.write(f"V={n:>7} {which:<18} ref {ref['seconds']:7.2f}s  ours {r['seconds']:7.2f}s  "
-                           f"x{ref['seconds'] / r['seconds']:.1f}  eig err {rel:.1e}  cos {cos:.6f}  res {r['residual']:.1e}")
+                tqdm.write(f"V={n:>7} {which:<18} ref {ref['seconds']:7.2f}s  DiffusionNet {dn_s:7.2f}s  "
+                           f"ours {r['seconds']:7.2f}s  x{ref['seconds'] / r['seconds']:.1f}  eig err {rel:.1e}  "
+                           f"cos {cos:.6f}  res {r['residual']:.1e}")
         bar.close()
     gib = 2.0**30
     load = os.getloadavg()
@@ -191,23 +261,29 @@ def main() -> None:
         "## Operator precompute (`benchmarks/operators.py`)",
         "",
         f"Command: `python benchmarks/operators.py --sizes {' '.join(map(str, args.sizes))} -k {args.k}"
-        + (f" --methods {' '.join(args.methods)}" if args.methods else "") + "`",
+        + (f" --methods {' '.join(args.methods)}" if args.methods else "")
+        + (" --diffusion-net DIR" if dn else "") + "`",
         "",
         f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, CPU only. "
         "Surfaces: bumpy spheres (smoothly perturbed, no eigenvalue degeneracy), k = "
         f"{args.k}. Each run is a fresh subprocess (peak RSS per run); CPU s = user + system time "
-        "of that process (steadier than wall time when the cores are shared). Reference: the DiffusionNet "
-        "recipe (pp3d cotan + ARPACK/SuperLU shift-invert on L+1e-8·I, per-vertex gradient loop). "
-        "Eigenvalue error: max over i ≥ 1 of |λ − λ_ref| / λ_ref. Subspace: cosine of the largest "
+        "of that process (steadier than wall time when the cores are shared). Reference: DiffusionNet's "
+        "`compute_operators` recipe re-implemented step by step in this script (torch frames, pp3d cotan + "
+        "ARPACK/SuperLU shift-invert on L+1e-8·I, gradient operator assembled in Python loops)"
+        + ("; *DiffusionNet*: its own code, imported from a checkout outside meshtalk" if dn else "")
+        + ". Eigenvalue error: max over i ≥ 1 of |λ − λ_ref| / λ_ref. Subspace: cosine of the largest "
         f"principal angle between our first {args.k - 8} modes and the reference's {args.k} (1 = inside). "
         f"Load average at the end of the run: {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} (1/5/15 min).",
         "",
-        "| vertices | meshtalk run | reference wall s | meshtalk wall s | speed-up (wall) | reference CPU s | meshtalk CPU s | ref peak GiB | meshtalk peak GiB | eigenvalue rel. error | subspace cos | max residual |",
-        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| vertices | meshtalk run | reference wall s | " + ("DiffusionNet wall s | " if dn else "")
+        + "meshtalk wall s | speed-up (wall) | " + ("vs DiffusionNet | " if dn else "")
+        + "reference CPU s | meshtalk CPU s | ref peak GiB | meshtalk peak GiB | eigenvalue rel. error | subspace cos | max residual |",
+        "|---:|---|---:|" + ("---:|" if dn else "") + "---:|---:|" + ("---:|" if dn else "") + "---:|---:|---:|---:|---:|---:|---:|",
     ]
-    for n, which, rs, ms, sp_, rc, mc, rp, mp, rel, cos, res in rows:
-        lines.append(f"| {n:,} | {which} | {rs:.2f} | {ms:.2f} | **{sp_:.1f}×** | {rc:.1f} | {mc:.1f} | {rp / gib:.2f} | "
-                     f"{mp / gib:.2f} | {rel:.1e} | {cos:.6f} | {res:.1e} |")
+    for n, which, rs, ds, ms, rc, mc, rp, mp, rel, cos, res in rows:
+        lines.append(f"| {n:,} | {which} | {rs:.2f} | " + (f"{ds:.2f} | " if dn else "") + f"{ms:.2f} | **{rs / ms:.1f}×** | "
+                     + (f"**{ds / ms:.1f}×** | " if dn else "")
+                     + f"{rc:.1f} | {mc:.1f} | {rp / gib:.2f} | {mp / gib:.2f} | {rel:.1e} | {cos:.6f} | {res:.1e} |")
     text = "\n".join(lines)
     print(text)
     if not args.no_report:
