@@ -48,6 +48,10 @@ DENSE_MAX_VERTS = 400
 #: below this size ARPACK (one vector at a time) beats the block method; measured in
 #: benchmarks/operators.py
 LANCZOS_MIN_VERTS = 10_000
+#: vectors per Lanczos block: 8 needs a smaller Krylov space than 16 for the same tolerance
+#: (k = 128 at 100k vertices: 392 vs 464 vectors, 17-25 % less CPU time; blocks of 4 stall above
+#: the tolerance), measured on the benchmarks/operators.py surfaces on 2 cores
+LANCZOS_BLOCK = 8
 #: second Gram–Schmidt pass when a column keeps less than this fraction of its norm (measured:
 #: 1e-5 lets the basis lose orthogonality to ~1e-10 and residuals grow to 1e-3; 1e-3 keeps
 #: 1e-14 orthogonality with one pass in almost every step)
@@ -285,7 +289,7 @@ def _lanczos(
     threads: int = 1,
 ):
     n = L.shape[0]
-    b = min(block or 16, n)
+    b = min(block or LANCZOS_BLOCK, n)
     # Block Lanczos needs about k + c·sqrt(b·k) vectors (c ≈ 10 for tol 1e-6)
     max_dim = int(min(n - 1, max_dim or (k + 14 * math.sqrt(b * k) + 2 * b)))
     if max_dim < k + b:
@@ -355,15 +359,16 @@ def _lanczos(
     # y = M^{1/2} φ: the Lanczos bound controls the residual of the shift-inverted problem,
     # whose error may keep high-frequency components that L amplifies (measured: relative
     # residuals up to 3e-3 on subdivided meshes); one application of S damps them by
-    # λ_i/λ_high. It needs no solve: the Lanczos relation S Q = Q H + Q_next R E_lastᵀ gives
-    # S y_i = θ_i y_i + Q_next R z_i[last block], so S y_i / θ_i = y_i + Q_next R z_i / θ_i is
-    # the vector the solve would return (up to rounding), for one more basis block in the
-    # final expansion.
+    # λ_i/λ_high. It needs no solve: the block Gram–Schmidt coefficients H (all of them, not
+    # only the symmetric tridiagonal part) satisfy S Q = Q H + Q_next R E_lastᵀ exactly (up to
+    # rounding), so S y_i = Q (H z_i) + Q_next (R z_i[last block]) is the vector the solve would
+    # return, for one more basis block in the final expansion. (θ_i y_i in place of Q H z_i
+    # is not enough: the small asymmetry of H, from rounding, is large next to the smallest θ.)
     # Then Rayleigh–Ritz with (L, M) itself: eigenvalues as Rayleigh quotients of the
     # unshifted problem, M-orthonormal vectors consistent with them.
-    tail = (R @ Z[dim - b : dim]) / theta[None, :]  # (b, k)
+    coef = torch.cat([H[:dim, :dim] @ Z, R @ Z[dim - b : dim]]) / theta[None, :]  # (dim + b, k)
     Qt[dim : dim + b] = Qn.T  # the buffer always has room for one more block
-    Y = rows.expand(Qt[: dim + b], torch.cat([Z, tail]))  # (V, k)
+    Y = rows.expand(Qt[: dim + b], coef)  # (V, k)
     rows.close()
     evecs = Y / sqrt_m[:, None]
     mass_t = torch.as_tensor(mass, dtype=torch.float64, device=device)
@@ -474,7 +479,7 @@ def laplacian_eigenbasis(
         tol: relative residual tolerance of the iterative methods.
         seed: seed of the random start (results are deterministic for a given seed).
         device: where the dense work runs (``"cpu"``, ``"cuda"``, ...; default CPU).
-        block: block size of the Lanczos method (default 16).
+        block: block size of the Lanczos method (default :data:`LANCZOS_BLOCK`).
         max_dim: Krylov dimension limit of the Lanczos method (default k + 14·sqrt(block·k) + 2·block).
         power: the Lanczos method builds its Krylov space with ``S**power`` (2 trades more
             solves for a smaller basis).
@@ -552,7 +557,7 @@ def memory_estimate_bytes(n_verts: int, k: int, *, block: int | None = None) -> 
     Counts the Krylov basis, the Cholesky factor (≈ 80 nonzeros per row, measured 58–74) and
     the working blocks.
     """
-    b = block or 16
+    b = block or LANCZOS_BLOCK
     dim = k + 14 * math.sqrt(b * k) + 3 * b
     basis = 8 * n_verts * dim
     factor = 12 * 80 * n_verts
