@@ -43,6 +43,7 @@ class DiffusionNetBlock(nn.Module):
         gradient_features: use spatial gradient features.
         gradient_rotations: let gradient features learn tangent-plane rotations.
         diffusion_time_init: initial diffusion time.
+        spectral_taper: fraction of the eigenbasis faded out at its top (0: hard cut).
     """
 
     def __init__(
@@ -54,10 +55,12 @@ class DiffusionNetBlock(nn.Module):
         gradient_features: bool = True,
         gradient_rotations: bool = True,
         diffusion_time_init: float = 0.0,
+        spectral_taper: float = 0.0,
     ):
         super().__init__()
         self.width = width
-        self.diffusion = LearnedTimeDiffusion(width, time_init=diffusion_time_init)
+        self.diffusion = LearnedTimeDiffusion(width, time_init=diffusion_time_init,
+                                              spectral_taper=spectral_taper)
         self.gradient_features = (
             SpatialGradientFeatures(width, with_rotations=gradient_rotations) if gradient_features else None
         )
@@ -116,6 +119,7 @@ class DiffusionNet(nn.Module):
                 gradient_features=config.gradient_features,
                 gradient_rotations=config.gradient_rotations,
                 diffusion_time_init=config.diffusion_time_init,
+                spectral_taper=config.spectral_taper,
             )
             for _ in range(config.n_blocks)
         )

@@ -40,6 +40,10 @@ class DiffusionNetConfig:
         gradient_features: add spatial-gradient features to each block.
         gradient_rotations: let the gradient features learn a rotation in the tangent plane.
         diffusion_time_init: initial learned diffusion time of every channel.
+        spectral_taper: fade the top fraction of the eigenbasis out with a raised cosine in
+            ``lambda / lambda_K`` (0: hard cut at K, as in checkpoints written before this
+            option). Makes the blocks agree across meshings when an eigenvalue cluster
+            straddles K; 0.3 is a good value for new models.
     """
 
     width: int = 32
@@ -49,6 +53,7 @@ class DiffusionNetConfig:
     gradient_features: bool = True
     gradient_rotations: bool = True
     diffusion_time_init: float = 0.0
+    spectral_taper: float = 0.0
 
 
 @dataclass

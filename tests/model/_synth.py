@@ -21,11 +21,12 @@ MOUTH = np.array([0.0, -0.45, 0.5])
 
 
 def tiny_config(k: int = 24, width: int = 16, **overrides) -> TalkingHeadConfig:
-    """A fast configuration of the real architecture."""
-    trunk = DiffusionNetConfig(width=width, n_blocks=2, mlp_hidden=(width, width))
+    """A fast configuration of the real architecture (with the spectral taper new models use)."""
+    trunk = DiffusionNetConfig(width=width, n_blocks=2, mlp_hidden=(width, width), spectral_taper=0.3)
     cfg = TalkingHeadConfig(
         k_eig=k, geometry_width=width, audio_width=width, fps=FPS,
-        encoder=trunk, decoder=DiffusionNetConfig(width=width, n_blocks=2, mlp_hidden=(width, width)),
+        encoder=trunk,
+        decoder=DiffusionNetConfig(width=width, n_blocks=2, mlp_hidden=(width, width), spectral_taper=0.3),
         audio=AudioEncoderConfig(kind="scratch", scratch_hidden=32, scratch_layers=1, scratch_heads=2,
                                  scratch_conv_dim=32),
         temporal=TemporalConfig(kind="bilstm", layers=1, hidden=width),
