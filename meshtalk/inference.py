@@ -1,8 +1,9 @@
 """Animate any face mesh from speech: ``animate(mesh, audio, model) -> (T, V, 3)``.
 
-Long audio is processed in overlapping windows whose predictions are cross-faded (raised-cosine
-weights over the overlap), so there is no length limit and no seam; inside a window frames are
-decoded in bounded-memory chunks. The neutral mesh's operators and geometry code are computed
+Long audio is processed in overlapping windows. Their per-frame audio codes (after the temporal
+module) are cross-faded over the overlap with raised-cosine weights that leave out each window's
+edge frames (where it has the least context), and every frame is then decoded once; so there is
+no length limit and no seam. Frames are decoded and yielded in bounded-memory chunks. The neutral mesh's operators and geometry code are computed
 once and reused for every window. :func:`iter_animate` yields the frames block by block for
 streaming writers, so even the output never has to fit in memory.
 """
@@ -22,6 +23,7 @@ import torch
 
 from meshtalk.errors import MeshtalkError
 from meshtalk.model.audio import SAMPLE_RATE, num_motion_frames
+from meshtalk.model.talking_head import default_chunk_frames
 
 logger = logging.getLogger(__name__)
 
@@ -204,6 +206,31 @@ def silence_gate(wave: np.ndarray, n_frames: int, fps: float, *, floor_db: float
     return gate.astype(np.float32)
 
 
+def crossfade_weights(n: int, *, margin: float = 0.25, fade: float | None = None, device=None) -> torch.Tensor:
+    """Weights of the later window over an overlap of ``n`` frames (the earlier one gets ``1 - w``).
+
+    Each window's edge frames see the least audio context, so neither is used where it is at its
+    edge: the weight rises as a raised cosine over ``fade`` frames centred in the overlap, and is
+    0 before and 1 after. By default ``fade = (1 - 2 margin) n``; a long overlap (the last window is
+    aligned to the end of the audio) keeps the usual fade length, centred, so both windows are far
+    from their edges where they are blended.
+
+    Args:
+        n: overlap length in frames.
+        margin: fraction of the overlap at each end left to the window not at its edge
+            (0 <= margin < 0.5), when ``fade`` is None.
+        fade: length of the rise in frames (at most ``n``).
+        device: torch device.
+
+    Returns:
+        (n,) float32 weights, non-decreasing, in [0, 1].
+    """
+    fade = (1.0 - 2.0 * margin) * n if fade is None else min(float(fade), float(n))
+    x = torch.arange(n, device=device, dtype=torch.float32) + 0.5 - 0.5 * n             # centred
+    f = (x / max(fade, 1e-6) + 0.5).clamp(0.0, 1.0)
+    return 0.5 - 0.5 * torch.cos(math.pi * f)
+
+
 def _window_starts(n_frames: int, window: int, overlap: int) -> list[int]:
     if n_frames <= window:
         return [0]
@@ -222,7 +249,8 @@ def _animate_blocks(
     device: str | torch.device | None = None,
     chunk_frames: int | None = None,
     window_s: float = 20.0,
-    overlap_s: float = 1.0,
+    overlap_s: float = 3.0,
+    fade_margin: float = 0.25,
     ops=None,
     cache=None,
     silence_db: float | None = -60.0,
@@ -242,6 +270,9 @@ def _animate_blocks(
         raise MeshtalkError(f"fps must be positive, got {fps}")
     if window_s <= 0 or overlap_s < 0 or overlap_s >= window_s:
         raise MeshtalkError(f"need 0 <= overlap_s < window_s, got window_s={window_s}, overlap_s={overlap_s}")
+    if not 0.0 <= fade_margin < 0.5:
+        raise MeshtalkError(f"fade_margin must be in [0, 0.5), got {fade_margin}")
+    fade = max(1.0, (1.0 - 2.0 * fade_margin) * round(overlap_s * fps))           # frames
     if ops is None:
         from meshtalk.geometry import compute_operators
 
@@ -257,42 +288,28 @@ def _animate_blocks(
     yield n_frames
     gate = (torch.as_tensor(silence_gate(wave, n_frames, fps, floor_db=silence_db), device=device)
             if silence_db is not None else None)
+    block = chunk_frames or default_chunk_frames(len(verts), model.config.decoder.width)
     emitted = 0
-    pending: torch.Tensor | None = None   # previous window's frames not yet emitted
+    pending: torch.Tensor | None = None   # audio code of the frames the next window overlaps
     with torch.inference_mode():
         geometry_code = model.encode_geometry(neutral, ops)
         for i, s in enumerate(starts):
             n = min(window, n_frames - s)
             a0, a1 = int(round(s * spf)), int(round((s + n) * spf))
             seg = wave_t[a0:max(a1, a0 + 1)]
-            code = model.encode_audio(seg[None], n)[0]
-            disp = model.decode(geometry_code, code, ops, chunk_frames=chunk_frames)  # (n, V, 3)
-            if gate is not None:
-                disp.mul_(gate[s:s + n, None, None])
-            if pending is not None:
-                ov = emitted + pending.shape[0] - s          # frames shared with the previous window
-                if ov > 0:
-                    w = 0.5 - 0.5 * torch.cos(torch.linspace(0, math.pi, ov + 2, device=device)[1:-1])
-                    w = w[:, None, None]
-                    blended = (1 - w) * pending[-ov:] + w * disp[:ov]
-                    head = pending[:-ov]
-                    if head.shape[0]:
-                        yield emitted, head.cpu().numpy()
-                        emitted += head.shape[0]
-                    disp = torch.cat([blended, disp[ov:]], 0)
-                else:
-                    yield emitted, pending.cpu().numpy()
-                    emitted += pending.shape[0]
-            if i == len(starts) - 1:
+            code = model.encode_audio(seg[None], n)[0]                           # (n, C), frames [s, s+n)
+            if pending is not None:                                              # pending: frames [s, s+ov)
+                ov = pending.shape[0]
+                w = crossfade_weights(ov, fade=fade, device=device)[:, None]
+                code = torch.cat([(1 - w) * pending + w * code[:ov], code[ov:]], 0)
+            end = n_frames if i == len(starts) - 1 else starts[i + 1]
+            pending = None if i == len(starts) - 1 else code[end - s:]
+            for b0 in range(0, end - s, block):                                 # decode what is final
+                disp = model.decode(geometry_code, code[b0:min(b0 + block, end - s)], ops, chunk_frames=block)
+                if gate is not None:
+                    disp.mul_(gate[s + b0:s + b0 + disp.shape[0], None, None])
                 yield emitted, disp.cpu().numpy()
                 emitted += disp.shape[0]
-            else:
-                # keep only what the next window may overlap; emit the rest now
-                keep = emitted + disp.shape[0] - starts[i + 1]
-                if disp.shape[0] - keep > 0:
-                    yield emitted, disp[: disp.shape[0] - keep].cpu().numpy()
-                    emitted += disp.shape[0] - keep
-                pending = disp[disp.shape[0] - keep:]
     assert emitted == n_frames, (emitted, n_frames)
 
 
@@ -316,7 +333,8 @@ def animate(
     device: str | torch.device | None = None,
     chunk_frames: int | None = None,
     window_s: float = 20.0,
-    overlap_s: float = 1.0,
+    overlap_s: float = 3.0,
+    fade_margin: float = 0.25,
     ops=None,
     cache=None,
     silence_db: float | None = -60.0,
@@ -333,7 +351,9 @@ def animate(
         device: ``"cpu"``, ``"cuda"``, ... (default: where the model is).
         chunk_frames: frames decoded at once (default: from a memory budget).
         window_s: audio window length in seconds.
-        overlap_s: overlap between consecutive windows, cross-faded.
+        overlap_s: overlap between consecutive windows; their audio codes are cross-faded there.
+        fade_margin: fraction of the overlap at each end where only the window that is not at its
+            edge is used (see :func:`crossfade_weights`).
         ops: precomputed operators of the mesh (else computed, through ``cache`` if given).
         cache: operator cache (directory or ``OperatorCache``) for ``compute_operators``.
         silence_db: frames whose audio is below this level (dBFS; digital silence) fade to the
@@ -348,7 +368,7 @@ def animate(
     verts, faces = _mesh_arrays(mesh)
     gen = _animate_blocks((verts, faces), audio, model, fps=fps, device=device,
                           chunk_frames=chunk_frames, window_s=window_s, overlap_s=overlap_s,
-                          ops=ops, cache=cache, silence_db=silence_db)
+                          fade_margin=fade_margin, ops=ops, cache=cache, silence_db=silence_db)
     n_frames = next(gen)
     out = np.empty((n_frames, len(verts), 3), np.float32)
     out[:] = verts.astype(np.float32)[None]
