@@ -21,7 +21,7 @@ from meshtalk.train import ExperimentConfig, Trainer
 from tests.model._ops import ellipsoid, ellipsoid_fibonacci, make_ops
 from tests.model._synth import make_sequence, tiny_config
 
-pytestmark = pytest.mark.slow          # about 25 s on one core: three tiny trainings
+pytestmark = pytest.mark.slow          # about 30 s on one core: three tiny trainings
 
 
 def _train(sequences, epochs=80, **loss):
@@ -51,7 +51,7 @@ def test_unregistered_training_is_within_1_5x_of_registered():
     v, f = ellipsoid(2)
     vr, fr = ellipsoid_fibonacci(300)                 # the targets' own meshing
     ops = make_ops(v, f, 24)
-    seeds = range(2)
+    seeds = range(3)
     registered = [make_sequence(v, f, ops, s, n_frames=30) for s in seeds]
     unregistered = [make_sequence(v, f, ops, s, n_frames=30, target_verts=vr, target_faces=fr) for s in seeds]
     assert unregistered[0].target.shape[1] != len(v)
@@ -59,7 +59,7 @@ def test_unregistered_training_is_within_1_5x_of_registered():
     err_neutral = float(np.mean([np.linalg.norm(s.target - s.neutral[None], axis=-1).mean() for s in test]))
     err_reg = _vertex_error(_train(registered), test)
     err_unreg = _vertex_error(_train(unregistered, unregistered="surface"), test)
-    assert err_reg < 0.6 * err_neutral, (err_reg, err_neutral)
+    assert err_reg < 0.5 * err_neutral, (err_reg, err_neutral)     # the baseline did learn
     assert err_unreg <= 1.5 * err_reg, (err_unreg, err_reg, err_neutral)
     err_chamfer = _vertex_error(_train(unregistered, unregistered="chamfer"), test)
     assert err_chamfer > 1.5 * err_reg, (err_chamfer, err_reg)
