@@ -3,8 +3,8 @@
 Long audio is processed in overlapping windows. Their per-frame audio codes (after the temporal
 module) are cross-faded over the overlap with raised-cosine weights that leave out each window's
 edge frames (where it has the least context), and every frame is then decoded once; so there is
-no length limit and no seam. Frames are decoded and yielded in bounded-memory chunks. The neutral mesh's operators and geometry code are computed
-once and reused for every window. :func:`iter_animate` yields the frames block by block for
+no length limit and no seam. Frames are decoded and yielded in bounded-memory chunks. The neutral
+mesh's operators and geometry code are computed once and reused for every window. :func:`iter_animate` yields the frames block by block for
 streaming writers, so even the output never has to fit in memory.
 """
 
@@ -27,6 +27,8 @@ from meshtalk.model.talking_head import default_chunk_frames
 
 logger = logging.getLogger(__name__)
 
+#: Default overlap of consecutive windows (seconds).
+DEFAULT_OVERLAP_S = 3.0
 
 
 # ------------------------------------------------------------------------------------- audio
@@ -249,7 +251,7 @@ def _animate_blocks(
     device: str | torch.device | None = None,
     chunk_frames: int | None = None,
     window_s: float = 20.0,
-    overlap_s: float = 3.0,
+    overlap_s: float | None = None,
     fade_margin: float = 0.25,
     ops=None,
     cache=None,
@@ -268,6 +270,8 @@ def _animate_blocks(
     fps = float(fps or model.config.fps)
     if fps <= 0:
         raise MeshtalkError(f"fps must be positive, got {fps}")
+    if overlap_s is None:
+        overlap_s = min(DEFAULT_OVERLAP_S, 0.25 * window_s)
     if window_s <= 0 or overlap_s < 0 or overlap_s >= window_s:
         raise MeshtalkError(f"need 0 <= overlap_s < window_s, got window_s={window_s}, overlap_s={overlap_s}")
     if not 0.0 <= fade_margin < 0.5:
@@ -333,7 +337,7 @@ def animate(
     device: str | torch.device | None = None,
     chunk_frames: int | None = None,
     window_s: float = 20.0,
-    overlap_s: float = 3.0,
+    overlap_s: float | None = None,
     fade_margin: float = 0.25,
     ops=None,
     cache=None,
@@ -351,7 +355,9 @@ def animate(
         device: ``"cpu"``, ``"cuda"``, ... (default: where the model is).
         chunk_frames: frames decoded at once (default: from a memory budget).
         window_s: audio window length in seconds.
-        overlap_s: overlap between consecutive windows; their audio codes are cross-faded there.
+        overlap_s: overlap between consecutive windows; their audio codes are cross-faded there
+            (None: 3 s, at most a quarter of the window; the models' context reaches seconds, so a
+            longer overlap keeps each window's edge frames out of the blend).
         fade_margin: fraction of the overlap at each end where only the window that is not at its
             edge is used (see :func:`crossfade_weights`).
         ops: precomputed operators of the mesh (else computed, through ``cache`` if given).

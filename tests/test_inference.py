@@ -199,6 +199,9 @@ def test_crossfade_weights_leave_out_window_edges():
     long = crossfade_weights(100, fade=20).numpy()                                  # fixed fade, centred
     assert np.all(long[:40] == 0) and np.all(long[60:] == 1) and 0 < long[50] < 1
     assert crossfade_weights(1).shape == (1,)
+    v, f = ellipsoid(0)
+    short = animate((v, f), np.zeros(16000 * 3, np.float32), TalkingHead(tiny_config()), window_s=2.0)
+    assert short.shape == (90, len(v), 3)                     # default overlap shrinks with the window
     with pytest.raises(MeshtalkError, match="fade_margin"):
         animate(ellipsoid(0), np.zeros(1600, np.float32), TalkingHead(tiny_config()), fade_margin=0.5)
 
