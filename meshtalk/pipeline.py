@@ -134,17 +134,21 @@ def load_model(model: Any = None, *, device: str | None = None) -> LoadedModel:
         return model
     dev = _device(device)
     if isinstance(model, torch.nn.Module):
+        # a model loaded by this function keeps its checkpoint's canonical scale (see below), so
+        # passing the loaded network itself places the scan exactly as passing its path does
         cfg = model.config
-        return LoadedModel(model.to(dev).eval(), Path("<in memory>"), None,
-                           tuple(cfg.template_extent) if cfg.template_extent else None, False)
+        cpm = getattr(model, "canonical_per_metre", None)
+        return LoadedModel(model.to(dev).eval(), Path("<in memory>"), cpm,
+                           tuple(cfg.template_extent) if cfg.template_extent else None, cpm is not None)
     from meshtalk.model.checkpoint import load_model as load_checkpoint, read_checkpoint
 
     path = resolve_model_path(model)
     _, _, meta = read_checkpoint(path)
     net = load_checkpoint(path, device=dev)
-    cpm = meta.get("canonical_per_metre")
+    cpm = float(meta["canonical_per_metre"]) if meta.get("canonical_per_metre") else None
+    net.canonical_per_metre = cpm  # travels with the network (see the in-memory branch above)
     cfg = net.config
-    return LoadedModel(net, path, float(cpm) if cpm else None,
+    return LoadedModel(net, path, cpm,
                        tuple(cfg.template_extent) if cfg.template_extent else None,
                        canonical=cpm is not None)
 
@@ -217,7 +221,7 @@ def animate(
     cache: Any = True,
     chunk_frames: int | None = None,
     window_s: float = 20.0,
-    overlap_s: float = 1.0,
+    overlap_s: float | None = None,
     progress: bool = False,
 ) -> np.ndarray:
     """Animate a neutral face scan with speech.
@@ -239,7 +243,8 @@ def animate(
         cache: operator cache (True: the default folder; a folder; None: no cache).
         chunk_frames: decoder frames per chunk (default from a memory budget).
         window_s: audio window length; longer audio is cross-faded between windows.
-        overlap_s: window overlap.
+        overlap_s: overlap of consecutive windows, whose audio codes are cross-faded there
+            (default: 3 s, at most a quarter of the window; see :func:`meshtalk.inference.animate`).
         progress: show a progress bar.
 
     Returns:
@@ -362,7 +367,7 @@ def animate_to_folder(
     cache: Any = True,
     chunk_frames: int | None = None,
     window_s: float = 20.0,
-    overlap_s: float = 1.0,
+    overlap_s: float | None = None,
     progress: bool = False,
     video_size: int = 512,
 ) -> AnimateResult:

@@ -84,6 +84,12 @@ def test_result_sits_where_the_scan_is(base, head, clip, model, turn):
         assert np.abs(out[:, still] - (s * verts[still] @ rot.T + t)[None]).max() < 1e-3
 
 
+def test_the_loaded_network_itself_places_like_its_path(base, head, clip, model):
+    """Passing the TalkingHead object (not its path) keeps the checkpoint's canonical scale."""
+    out = animate(head, (clip, 16000), model.model)
+    assert np.abs(out - base).max() <= 1e-5
+
+
 def test_mouth_moves_with_speech_not_with_silence(base, head, clip, model):
     verts, _ = head
     silent = animate(head, (np.zeros_like(clip), 16000), model)
