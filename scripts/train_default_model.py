@@ -36,6 +36,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import torch
@@ -127,6 +128,8 @@ def build_meshings(heads, mcfg: dict, k_eig: int, cache: Path, sample_coef: np.n
     for name, (head, field) in heads.items():
         scans = [remesh(head, n) for n in mcfg.get("remesh", [])]
         scans += [decimate(head, n) for n in mcfg.get("decimate", [])]
+        if mcfg.get("template", False):     # the head's own registered template meshing
+            scans.append(SimpleNamespace(name="template", verts=head.verts, faces=head.faces))
         out[name] = []
         for scan in scans:
             place = estimate_placement(scan.verts, scan.faces, up="+y", front="+z")
@@ -265,23 +268,37 @@ def train(cfg: dict, work: Path, out: Path, minutes: float | None, init: Path | 
                                       "articulation_weight")}
     w["lip_weight"] = float(tcfg.get("lip_weight", 0.0))           # extra MSE on the lip region
     w["opening_weight"] = float(tcfg.get("opening_weight", 0.0))   # upper-minus-lower lip midpoint error
+    w["lve_weight"] = float(tcfg.get("lve_weight", 0.0))           # max squared lip-vertex error per frame
     ckpt_dir = work / "checkpoints"
     log_path = work / "train_log.jsonl"
     metres = np.mean([np.linalg.norm(np.ptp(h.verts, axis=0)) for h, _ in heads.values()])
     meta = {"canonical_per_metre": f"{CANONICAL_DIAGONAL / metres:.8g}",
             "canonical_frame": f"up +y, front +z, bounding-box diagonal {CANONICAL_DIAGONAL}"}
 
-    def validate() -> float:
-        model.eval()
-        errs = []
-        with torch.no_grad():
-            for seq in val_set:
-                mesh = meshings[seq.head][len(meshings[seq.head]) // 2]
-                _, _, disp, target = forward_parts(model, seq, mesh, 0, seq.n_frames, fps)
-                errs.append(float((disp - target).norm(dim=-1).mean()))
-        model.train()
-        return float(np.mean(errs))
+    def val_meshes(head: str) -> list[Meshing]:
+        """The middle meshing of a val head, plus its registered template when training uses it."""
+        ms = meshings[head]
+        return [ms[len(ms) // 2]] + [m for m in ms if m.name.endswith("/template")]
 
+    def validate() -> dict[str, float]:
+        """Mean vertex distance (all vertices, lip region) and mean |opening error| on the val set."""
+        model.eval()
+        errs: dict[str, list[float]] = {"all": [], "lips": [], "opening": [], "lve": []}
+        with torch.no_grad():
+            for seq, mesh in [(q, m) for q in val_set for m in val_meshes(q.head)]:
+                _, _, disp, target = forward_parts(model, seq, mesh, 0, seq.n_frames, fps)
+                dist = (disp - target).norm(dim=-1)                                # (T, N)
+                up, lo = mesh.lip_pair
+                gap = (disp[:, up] - disp[:, lo]) - (target[:, up] - target[:, lo])
+                errs["all"].append(float(dist.mean()))
+                errs["lips"].append(float((dist * mesh.lips).sum() / (len(dist) * mesh.lips.sum().clamp(min=1.0))))
+                errs["opening"].append(float(gap.norm(dim=-1).mean()))
+                errs["lve"].append(float((dist * mesh.lips).amax(-1).mean()))
+        model.train()
+        return {k: float(np.mean(v)) for k, v in errs.items()}
+
+    # "all": vertex L2; "lips": lip L2 + opening error; "lve": worst lip vertex + opening error
+    select_on = str(tcfg.get("select_on", "all"))
     start = time.time()
     last_val = start
     best = (math.inf, None)
@@ -322,6 +339,8 @@ def train(cfg: dict, work: Path, out: Path, minutes: float | None, init: Path | 
                 "moving": (err2 * mesh.moving).sum() / (err2.shape[0] * 2 * mesh.moving.sum()),
                 "lips": (err2 * mesh.lips).sum() / (err2.shape[0] * 2 * mesh.lips.sum().clamp(min=1.0)),
                 "opening": gap_err.pow(2).sum(-1).mean(),
+                # the LVE itself: the worst lip vertex of each frame (mean over frames)
+                "lve": (err2 * mesh.lips).amax(-1).mean(),
                 "velocity": (((disp[:, 1] - disp[:, 0]) - (target[:, 1] - target[:, 0])) * DISP_SCALE
                              ).pow(2).sum(-1).mean() * fps / 10.0,
             }
@@ -334,6 +353,7 @@ def train(cfg: dict, work: Path, out: Path, minutes: float | None, init: Path | 
         }
         loss = (w["vertex_weight"] * parts["mse"] + w["moving_weight"] * parts["moving"]
                 + w["lip_weight"] * parts["lips"] + w["opening_weight"] * parts["opening"]
+                + w["lve_weight"] * parts["lve"]
                 + w["velocity_weight"] * parts["velocity"] + w["phone_weight"] * parts["phone"]
                 + w["articulation_weight"] * parts["articulation"])
         opt.zero_grad(set_to_none=True)
@@ -345,8 +365,12 @@ def train(cfg: dict, work: Path, out: Path, minutes: float | None, init: Path | 
             running[k] = 0.98 * running.get(k, float(v.detach())) + 0.02 * float(v.detach())
         if time.time() - last_val > float(tcfg["val_every_s"]) or time.time() - start >= budget:
             last_val = time.time()
-            val = validate()
-            rec = {"step": step, "minutes": round((time.time() - start) / 60, 2), "val_vertex_l2": val,
+            vals = validate()
+            val = {"all": vals["all"], "lips": vals["lips"] + vals["opening"],
+                   "lve": vals["lve"] + vals["opening"]}[select_on]
+            rec = {"step": step, "minutes": round((time.time() - start) / 60, 2), "val_vertex_l2": vals["all"],
+                   "val_lip_l2": vals["lips"], "val_opening": vals["opening"], "val_lve": vals["lve"],
+                   "val_selected": val,
                    **{k: round(v, 5) for k, v in running.items()}}
             logger.info("%s", rec)
             with open(log_path, "a") as fh:
@@ -365,7 +389,9 @@ def train(cfg: dict, work: Path, out: Path, minutes: float | None, init: Path | 
     save_model(model, out / "model.safetensors", metadata=meta)
     info = {"steps": prev_steps + step, "train_minutes": round(prev_minutes + train_minutes, 2),
             "runs": (json.loads((work / "train_summary.json").read_text()).get("runs", []) if init is not None and
-                     (work / "train_summary.json").is_file() else []) + [{"steps": step, "minutes": round(train_minutes, 2)}], "best_val_vertex_l2_canonical": best[0],
+                     (work / "train_summary.json").is_file() else []) + [{"steps": step, "minutes": round(train_minutes, 2), "lr": lr0,
+                      "init": str(init) if init is not None else None, "select_on": select_on}],
+            "best_val_vertex_l2_canonical": best[0], "select_on": select_on,
             "data_minutes": round((start - t0) / 60, 2), "train_sequences": len(train_set),
             "train_heads": sorted({s.head for s in train_set}),
             "meshings_per_head": len(next(iter(meshings.values()))),
@@ -527,7 +553,9 @@ def evaluate(cfg: dict, work: Path, out: Path, card: Path, *, config_path: Path)
     result = {"rows": rows, "summary": summary, "loudness_gains": (gains.jaw, gains.lip_aperture),
               "eval_minutes": round((time.time() - t_eval) / 60, 2)}
     tinfo = work / "train_summary.json"
-    result["training"] = json.loads(tinfo.read_text()) if tinfo.is_file() else {}
+    previous = out / "metrics.json"     # an eval-only run without the work dir's summary keeps the old one
+    result["training"] = (json.loads(tinfo.read_text()) if tinfo.is_file() else
+                          json.loads(previous.read_text()).get("training", {}) if previous.is_file() else {})
     tmp = out / ".metrics.json.tmp"
     tmp.write_text(json.dumps(result, indent=1))
     os.replace(tmp, out / "metrics.json")
@@ -580,9 +608,11 @@ def write_card(card: Path, cfg: dict, result: dict, config_path: Path, out: Path
         size=size, corpus=cfg["corpus"], model=cfg["model"], train=cfg["train"], config=rel,
         steps=tr.get("steps", "?"), minutes=tr.get("train_minutes", "?"), params=tr.get("parameters", "?"),
         runs=", ".join(f"{r['steps']} steps / {r['minutes']} min at lr {r.get('lr', '?')}" for r in tr.get("runs", [])),
+        commands=_commands(tr, out.resolve().relative_to(REPO) if out.resolve().is_relative_to(REPO) else out, rel),
         train_sequences=tr.get("train_sequences", "?"), heads=", ".join(tr.get("train_heads", [])),
         meshings=cfg["meshings"], table=table(groups), gains=result["loudness_gains"], gap=gap,
         eval_minutes=result["eval_minutes"], val=tr.get("best_val_vertex_l2_canonical", float("nan")),
+        select=tr.get("select_on", "all"),
         n_template=s.get("template", {}).get("n", 0),
         lve_m=s["all"]["model"]["lve_mm2"], lve_n=s["all"]["neutral"]["lve_mm2"], lve_l=s["all"]["loudness"]["lve_mm2"],
         ratio_n=s["all"]["neutral"]["lve_mm2"] / max(s["all"]["model"]["lve_mm2"], 1e-12),
@@ -601,6 +631,31 @@ def write_card(card: Path, cfg: dict, result: dict, config_path: Path, out: Path
     tmp = card.with_suffix(".md.tmp")
     tmp.write_text(text)
     os.replace(tmp, card)
+
+
+STAGE_COMMANDS = (
+    """    # stage 1: two runs (lr 1e-3, then 5e-4 from the first run's best weights)
+    python scripts/train_default_model.py --config scripts/default_model.yaml --work runs/default-model --out runs/stage1 --no-eval
+    cp runs/default-model/checkpoints/best.safetensors runs/default-model/run1.safetensors
+    python scripts/train_default_model.py --config scripts/default_model.yaml --work runs/default-model --out runs/stage1 --init runs/default-model/run1.safetensors --lr 5e-4 --minutes 21 --no-eval""",
+    """    # stage 2: more weight on the lips and the opening, three decoded crops per step
+    python scripts/train_default_model.py --config scripts/default_model_lips.yaml --work runs/default-model --out runs/stage2 --init runs/stage1/model.safetensors --threads 1 --no-eval""",
+    """    # stage 3: plus the training heads' registered template meshing, selection on the lips
+    # (stopped after 21 of 33 min; its best validation weights start stage 4)
+    python scripts/train_default_model.py --config scripts/default_model_finetune.yaml --work runs/default-model --out runs/stage3 --init runs/stage2/model.safetensors --minutes 21 --threads 1 --no-eval
+    cp runs/default-model/checkpoints/best.safetensors runs/stage3.safetensors""",
+    """    # stage 4: plus the LVE (worst lip vertex per frame) as a loss, selection on it
+    python scripts/train_default_model.py --config scripts/default_model_lve.yaml --work runs/default-model --out OUT --init runs/stage3.safetensors --threads 2 --no-eval""",
+)
+
+
+def _commands(training: dict, out: object, config: object) -> str:
+    """The documented command lines of the stages that made this model, then its evaluation."""
+    stages = max([int(r.get("stage", 1)) for r in training.get("runs", [])] or [1])
+    lines = list(STAGE_COMMANDS[:stages])
+    lines[-1] = lines[-1].replace("--out runs/stage%d " % stages, f"--out {out} ").replace("--out OUT ", f"--out {out} ")
+    lines.append(f"    python scripts/train_default_model.py --config {config} --work runs/default-model --out {out} --eval-only")
+    return "\n".join(lines)
 
 
 WIDE_MARGIN = 1.5   # "beats by a wide margin": the baseline's error at least 1.5x the model's
@@ -650,23 +705,22 @@ from the head's field ({train_sequences} training sequences; heads {heads}).
 
 ## Training
 
-Commands (CPU, 2 threads, on a 2-core machine shared with other jobs; the corpus and the
-meshings are built by the first one):
+Commands (CPU, 1-2 threads, on a 2-core machine shared with other jobs; the corpus and the
+meshings are built by the first one); each stage continues the previous one's weights:
 
-    python scripts/train_default_model.py --config {config} --work runs/default-model --no-eval
-    cp runs/default-model/checkpoints/best.safetensors runs/default-model/run1.safetensors
-    python scripts/train_default_model.py --config {config} --work runs/default-model --init runs/default-model/run1.safetensors --lr 5e-4 --minutes 21 --no-eval
-    python scripts/train_default_model.py --config {config} --work runs/default-model --eval-only
+{commands}
 
 {steps} optimiser steps in {minutes} min of wall clock over the runs {runs} (each run: a wall-clock
-budget, cosine learning-rate decay, the best validation weights kept; the second run continues
-from the first run's best weights). Losses: vertex MSE
-(extra weight on the moving vertices) + velocity loss on pairs of consecutive frames decoded on a
-random meshing, plus two auxiliary heads that are not shipped: frame-level **phone classification**
+budget, cosine learning-rate decay, the best validation weights kept). Losses: vertex MSE
+(extra weight on the moving vertices; from stage 2 also on the lip region and on the upper-minus-lower
+lip-midpoint displacement) + velocity loss on pairs of consecutive frames decoded on a random
+meshing, plus two auxiliary heads that are not shipped: frame-level **phone classification**
 (ARPAbet, 40 classes) on the audio encoder's features and articulation-curve regression on the
 temporal code. The model code itself has no phone loss, so it lives in the script. Adam, cosine
-learning rate, gradient clipping; best validation weights kept (validation mean vertex distance
-{val:.4g} canonical units). Settings: `{train}`.
+learning rate, gradient clipping; best validation weights kept (criterion {select}: {val:.4g}
+canonical units; "all" = mean vertex distance, "lips" = mean lip-region vertex distance + mean
+lip-opening error, "lve" = mean over frames of the worst lip vertex's distance + mean lip-opening
+error). Settings of the last stage: `{train}`.
 
 ## Evaluation (test split)
 
