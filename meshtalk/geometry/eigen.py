@@ -535,7 +535,7 @@ def laplacian_eigenbasis(
             # Dense kernels: torch's own OpenMP threads, unless the CPU is oversubscribed; then
             # single-threaded torch inside worker threads that split the rows (OpenMP threads
             # spin at every barrier while other jobs hold the cores). Measured at 100k vertices on
-            # 2 cores: idle, OpenMP 7.4 s vs row split 9.1 s; at load ~10, row split 13× faster.
+            # 2 cores: idle, OpenMP 7.4 s vs row split 9.1 s; at load ~10, row split ~14× faster.
             split = device.type == "cpu" and threads > 1 and _cores_oversubscribed()
             with _torch_threads(1 if split else threads):
                 evals, evecs, info = _lanczos(L, mass, k, sigma, tol, seed, device, block, max_dim,
