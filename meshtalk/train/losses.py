@@ -57,6 +57,22 @@ def lip_weighted_mse(pred: torch.Tensor, target: torch.Tensor, weights: torch.Te
     return (per_vertex * weights).sum() / weights.sum().clamp(min=1e-12)
 
 
+def _point_target_lengths(pred: torch.Tensor, target: torch.Tensor, target_lengths, *, min_points: int) -> torch.Tensor:
+    """Check a (T, V, 3) prediction against (T, P, 3) padded target points; return the (T,) valid
+    point counts (default: all P), each in ``[min_points, P]``."""
+    if pred.dim() != 3 or target.dim() != 3 or pred.shape[0] != target.shape[0]:
+        raise ValueError(f"pred (T, V, 3) and target (T, P, 3) need the same T; got "
+                         f"{tuple(pred.shape)} and {tuple(target.shape)}")
+    n_frames, n_tgt = target.shape[0], target.shape[1]
+    if target_lengths is None:
+        return torch.full((n_frames,), n_tgt, dtype=torch.long, device=pred.device)
+    target_lengths = torch.as_tensor(target_lengths, device=pred.device).long()
+    if target_lengths.shape != (n_frames,) or bool((target_lengths < min_points).any()) \
+            or bool((target_lengths > n_tgt).any()):
+        raise ValueError(f"target_lengths must be (T,) = ({n_frames},) with values in [{min_points}, {n_tgt}]")
+    return target_lengths
+
+
 def chamfer_loss(
     pred: torch.Tensor,
     target: torch.Tensor,
@@ -83,15 +99,8 @@ def chamfer_loss(
     Returns:
         Scalar loss.
     """
-    if pred.dim() != 3 or target.dim() != 3 or pred.shape[0] != target.shape[0]:
-        raise ValueError(f"pred (T, V, 3) and target (T, P, 3) need the same T; got "
-                         f"{tuple(pred.shape)} and {tuple(target.shape)}")
+    target_lengths = _point_target_lengths(pred, target, target_lengths, min_points=1)
     n_frames, n_pred, n_tgt = pred.shape[0], pred.shape[1], target.shape[1]
-    if target_lengths is None:
-        target_lengths = torch.full((n_frames,), n_tgt, dtype=torch.long, device=pred.device)
-    target_lengths = torch.as_tensor(target_lengths, device=pred.device)
-    if bool((target_lengths < 1).any()) or bool((target_lengths > n_tgt).any()):
-        raise ValueError(f"target_lengths must be in [1, {n_tgt}]")
     total = pred.new_zeros(())
     for f0 in range(0, n_frames, frame_chunk):
         p = pred[f0:f0 + frame_chunk]
@@ -154,16 +163,8 @@ def surface_loss(
     Raises:
         ValueError: shapes disagree or a length is out of range.
     """
-    if pred.dim() != 3 or target.dim() != 3 or pred.shape[0] != target.shape[0]:
-        raise ValueError(f"pred (T, V, 3) and target (T, P, 3) need the same T; got "
-                         f"{tuple(pred.shape)} and {tuple(target.shape)}")
+    target_lengths = _point_target_lengths(pred, target, target_lengths, min_points=3)
     n_frames, n_pred, n_tgt = pred.shape[0], pred.shape[1], target.shape[1]
-    if target_lengths is None:
-        target_lengths = torch.full((n_frames,), n_tgt, dtype=torch.long, device=pred.device)
-    target_lengths = torch.as_tensor(target_lengths, device=pred.device).long()
-    if target_lengths.shape != (n_frames,) or bool((target_lengths < 3).any()) \
-            or bool((target_lengths > n_tgt).any()):
-        raise ValueError(f"target_lengths must be (T,) = ({n_frames},) with values in [3, {n_tgt}]")
     if reference is not None and reference.shape != (n_pred,):
         raise ValueError(f"reference must be (V,) = ({n_pred},), got {tuple(reference.shape)}")
     total = pred.new_zeros(())
