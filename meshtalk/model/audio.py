@@ -9,7 +9,9 @@ Pretrained encoders come from a hub id or a local folder written by ``save_pretr
 CNN is frozen and their transformer frozen or fine-tuned. Without network access a hub id that
 is not in the local cache raises a one-line :class:`~meshtalk.errors.MeshtalkError` that says how
 to provide a local folder. The ``scratch`` kind builds a tiny randomly initialised
-``Wav2Vec2Model`` trained with the rest of the network (the offline default).
+``Wav2Vec2Model`` trained with the rest of the network; the ``logmel`` kind is a log-mel
+spectrogram front end with a conv stack (:class:`meshtalk.model.logmel.LogMelEncoder`), also
+trained from scratch and computed without any audio library.
 """
 
 from __future__ import annotations
@@ -117,6 +119,15 @@ class AudioEncoder(nn.Module):
     def __init__(self, config: AudioEncoderConfig, *, load_pretrained: bool = True):
         super().__init__()
         self.config = config
+        if config.kind == "logmel":
+            from meshtalk.model.logmel import LogMelEncoder
+
+            self.backbone = LogMelEncoder(config.logmel_bins, config.logmel_channels, config.logmel_conv_layers,
+                                          config.logmel_layers, config.logmel_heads, SAMPLE_RATE)
+            config.hf_config = None
+            self.min_samples = self.backbone.min_samples
+            self.out_channels = self.backbone.out_channels
+            return
         if config.kind == "scratch":
             hf_cfg = _scratch_hf_config(config) if config.hf_config is None else None
             if hf_cfg is None:
@@ -136,7 +147,8 @@ class AudioEncoder(nn.Module):
                 cfg_cls, model_cls = _model_classes(config.kind)
                 self.backbone = model_cls(cfg_cls.from_dict(config.hf_config))
         else:
-            raise MeshtalkError(f"unknown audio encoder kind {config.kind!r} (wav2vec2, hubert, scratch)")
+            raise MeshtalkError(
+                f"unknown audio encoder kind {config.kind!r} (wav2vec2, hubert, scratch, logmel)")
         config.hf_config = self._json_config(self.backbone.config)
         # No SpecAugment-style masking inside: the motion targets are not masked.
         self.backbone.config.mask_time_prob = 0.0
@@ -180,6 +192,8 @@ class AudioEncoder(nn.Module):
         if waveform.shape[-1] < self.min_samples:
             pad = self.min_samples - waveform.shape[-1]
             waveform = F.pad(waveform, (pad // 2, pad - pad // 2))
+        if self.config.kind == "logmel":
+            return self.backbone(waveform, num_frames)
         x = normalize_waveform(waveform)
         bb = self.backbone
         feats = bb.feature_extractor(x)                                     # (B, C_cnn, F)

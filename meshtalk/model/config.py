@@ -25,7 +25,7 @@ T = TypeVar("T")
 
 TemporalKind = Literal["bilstm", "gru", "transformer", "none"]
 FusionKind = Literal["concat", "film"]
-AudioKind = Literal["wav2vec2", "hubert", "scratch"]
+AudioKind = Literal["wav2vec2", "hubert", "scratch", "logmel"]
 
 
 @dataclass
@@ -61,8 +61,10 @@ class AudioEncoderConfig:
     """Speech encoder producing one feature vector per motion frame.
 
     Attributes:
-        kind: ``"wav2vec2"`` / ``"hubert"`` (Hugging Face model from ``source``) or ``"scratch"``
-            (a small wav2vec2-style encoder, randomly initialised and trained with the model).
+        kind: ``"wav2vec2"`` / ``"hubert"`` (Hugging Face model from ``source``), ``"scratch"``
+            (a small wav2vec2-style encoder, randomly initialised and trained with the model) or
+            ``"logmel"`` (log-mel spectrogram + dilated conv stack, :mod:`meshtalk.model.logmel`,
+            trained from scratch).
         source: hub id or local folder (``save_pretrained`` layout) for wav2vec2/hubert.
         freeze_transformer: keep the transformer layers frozen (the CNN is always frozen for
             pretrained encoders; a scratch encoder trains everything).
@@ -72,6 +74,11 @@ class AudioEncoderConfig:
         scratch_layers: transformer layers of the scratch encoder.
         scratch_heads: attention heads of the scratch encoder.
         scratch_conv_dim: CNN channels of the scratch encoder (7 conv layers, 320x downsampling).
+        logmel_bins: mel bands of the logmel encoder.
+        logmel_channels: feature width of the logmel encoder (its output channels).
+        logmel_conv_layers: residual dilated conv blocks of the logmel encoder (100 Hz).
+        logmel_layers: transformer layers after the conv stack (0: conv only).
+        logmel_heads: attention heads of those layers.
     """
 
     kind: AudioKind = "scratch"
@@ -82,6 +89,11 @@ class AudioEncoderConfig:
     scratch_layers: int = 2
     scratch_heads: int = 2
     scratch_conv_dim: int = 64
+    logmel_bins: int = 80
+    logmel_channels: int = 128
+    logmel_conv_layers: int = 4
+    logmel_layers: int = 1
+    logmel_heads: int = 4
 
 
 @dataclass
