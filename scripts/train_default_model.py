@@ -72,6 +72,82 @@ def build_corpus(cfg: dict, work: Path) -> Path:
     return corpus
 
 
+def build_extra_speech(corpus: Path, work: Path, ecfg: dict) -> Path:
+    """Extra audio-only training speech for pretraining the audio side (``train.extra_speech``).
+
+    Only the corpus's **training** voices speak, only sentences from the corpus text generator's
+    training indices, and any text that the generator also produces at a validation or test index
+    (or that a val/test sequence of the corpus speaks) is skipped. Rate and pitch are drawn as in
+    the corpus, 30 % get its light room/noise/gain augmentation. Writes ``WORK/extra-speech/``:
+    ``NAME.wav`` + ``NAME.phones.json`` + ``NAME.npy`` (articulation curves) and ``index.json``.
+
+    ``ecfg``: ``hours`` (speech to make), ``seed``, ``first_index`` (first sentence index tried).
+    """
+    from meshtalk.data.synth.articulation import articulation_curves
+    from meshtalk.data.synth.corpus import _sentence_split, make_sentence
+    from meshtalk.data.synth.speech import augment, save_utterance, synthesize
+
+    out = work / "extra-speech"
+    if (out / "index.json").is_file():
+        return out
+    out.mkdir(parents=True, exist_ok=True)
+    manifest = json.loads((corpus / "manifest.json").read_text())
+    seed = int(manifest.get("seed", 0)) if isinstance(manifest.get("seed", 0), int) else 0
+    voices = sorted({r["voice"] for r in manifest["sequences"] if r["split"] == "train"})
+    held = {r["voice"] for r in manifest["sequences"] if r["split"] != "train"}
+    voices = [v for v in voices if v not in held]
+    first = int(ecfg.get("first_index", 100_000))
+    banned = {r["text"].strip() for r in manifest["sequences"] if r["split"] != "train"}
+    banned |= {make_sentence(i, seed=seed).strip() for i in range(first + 50_000) if _sentence_split(i) != "train"}
+    rng = np.random.default_rng(int(ecfg.get("seed", 1)))
+    total, names, idx = 0.0, [], first
+    t0 = time.time()
+    while total < 3600.0 * float(ecfg["hours"]):
+        idx += 1
+        if _sentence_split(idx) != "train":
+            continue
+        text = make_sentence(idx, seed=seed)
+        if text.strip() in banned:
+            continue
+        voice = voices[int(rng.integers(len(voices)))]
+        rate, pitch = (float(np.round(rng.uniform(0.85, 1.2), 3)) for _ in range(2))
+        utt_seed = int(rng.integers(2**31))
+        utt = synthesize(text, voice, rate=rate, pitch=pitch, sample_rate=SAMPLE_RATE, seed=utt_seed)
+        if rng.uniform() < 0.3:
+            utt = augment(utt, seed=utt_seed, noise_snr_db=float(rng.uniform(15, 40)),
+                          gain_db=float(rng.uniform(-6, 3)), room=float(rng.uniform(0.1, 0.6)))
+        duration = len(utt.audio) / utt.sample_rate
+        curves = np.asarray(articulation_curves(utt.phones, fps=30.0, duration=duration).as_array(), np.float32)
+        name = f"extra_{idx:07d}"
+        save_utterance(utt, out / f"{name}.wav")
+        np.save(out / f"{name}.npy", curves)
+        names.append({"name": name, "voice": voice, "text": text, "duration": duration})
+        total += duration
+    (out / "index.json").write_text(json.dumps({"fps": 30.0, "voices": voices, "sequences": names}, indent=0))
+    logger.info("extra speech: %d utterances, %.2f h in %.1f min", len(names), total / 3600, (time.time() - t0) / 60)
+    return out
+
+
+def load_extra_speech(folder: Path, fps: float, vocab: dict[str, int], art_stats) -> list["Sequence"]:
+    """The extra speech as audio-only sequences (``head`` empty, ``coef`` None)."""
+    from meshtalk.inference import load_audio
+
+    index = json.loads((folder / "index.json").read_text())
+    if abs(float(index["fps"]) - fps) > 1e-6:
+        raise MeshtalkError(f"{folder}: made at {index['fps']} fps, the model runs at {fps}")
+    out = []
+    for rec in index["sequences"]:
+        name = rec["name"]
+        art = np.load(folder / f"{name}.npy").astype(np.float64)
+        audio = load_audio(folder / f"{name}.wav")
+        n = min(len(art), int(round(len(audio) / SAMPLE_RATE * fps)))
+        ph = frame_phones(folder / f"{name}.phones.json", n, fps, vocab)
+        out.append(Sequence(name, "", torch.as_tensor(audio[: int(round(n / fps * SAMPLE_RATE))]), None,
+                            torch.as_tensor((art[:n] - art_stats[0]) / art_stats[1], dtype=torch.float32),
+                            torch.as_tensor(ph), n))
+    return out
+
+
 @dataclass
 class Meshing:
     name: str
@@ -182,20 +258,75 @@ def load_sequences(corpus: Path, names: list[str], manifest: dict, heads, fps: f
 # ------------------------------------------------------------------------------------- training
 
 
-def crop_batch(seqs: list[Sequence], n: int, rng: np.random.Generator, fps: float):
-    """Equal-length crops of several sequences: waves (B, S), starts."""
+def _resample_frames(x: torch.Tensor, n: int) -> torch.Tensor:
+    """(m, ...) frame-rate values linearly resampled to (n, ...) (frame centres kept aligned)."""
+    m = x.shape[0]
+    if m == n:
+        return x
+    pos = ((torch.arange(n, dtype=torch.float64) + 0.5) * m / n - 0.5).clamp(0, m - 1)
+    i0 = pos.floor().long()
+    i1 = (i0 + 1).clamp(max=m - 1)
+    w = (pos - i0).to(x.dtype).reshape(-1, *([1] * (x.dim() - 1)))
+    return x[i0] * (1 - w) + x[i1] * w
+
+
+def augmented_batch(seqs: list[Sequence], n: int, rng: np.random.Generator, fps: float, aug: dict):
+    """Crops of ``n`` frames with their targets, optionally augmented (training voices only).
+
+    ``aug`` keys (all optional): ``speed`` (tape-speed factor drawn from 1 +- speed: a crop of
+    ``round(n * r)`` frames is squeezed into ``n`` frames, which also shifts pitch and formants, a
+    cheap stand-in for other vocal tracts; targets are resampled the same way), ``tilt`` (a random
+    first-order pre-/de-emphasis filter ``y[i] = x[i] - a x[i-1]``, ``a`` in [-tilt, tilt]),
+    ``noise_snr_db`` ([lo, hi]: white noise at a random SNR), ``gain_db`` (random gain).
+
+    Returns:
+        waves (B, S), phones (B, n), arts (B, n, 4), coefs (B, n, K).
+    """
     spf = SAMPLE_RATE / fps
     n_samples = int(round(n * spf))
-    waves, starts = [], []
+    speed = float(aug.get("speed", 0.0))
+    waves, phones, arts, coefs = [], [], [], []
     for seq in seqs:
-        s0 = int(rng.integers(0, seq.n_frames - n + 1))
-        a0 = int(round(s0 * spf))
-        w = seq.audio[a0:a0 + n_samples]
-        if len(w) < n_samples:
-            w = torch.nn.functional.pad(w, (0, n_samples - len(w)))
+        r = float(rng.uniform(1 - speed, 1 + speed)) if speed > 0 else 1.0
+        m = max(2, min(seq.n_frames, int(round(n * r))))
+        s0 = int(rng.integers(0, seq.n_frames - m + 1))
+        a0, a1 = int(round(s0 * spf)), int(round((s0 + m) * spf))
+        w = seq.audio[a0:a1].float()
+        if len(w) < a1 - a0:
+            w = torch.nn.functional.pad(w, (0, a1 - a0 - len(w)))
+        if m != n or len(w) != n_samples:
+            w = torch.nn.functional.interpolate(w[None, None], size=n_samples, mode="linear",
+                                                align_corners=False)[0, 0]
+        tilt = float(aug.get("tilt", 0.0))
+        if tilt > 0:
+            a = float(rng.uniform(-tilt, tilt))
+            w = torch.cat([w[:1], w[1:] - a * w[:-1]])
+        snr = aug.get("noise_snr_db")
+        if snr:
+            db = float(rng.uniform(float(snr[0]), float(snr[1])))
+            w = w + torch.randn(len(w), generator=None) * (w.pow(2).mean().sqrt() * 10 ** (-db / 20))
+        if float(aug.get("gain_db", 0.0)) > 0:
+            w = w * 10 ** (float(rng.uniform(-1, 1)) * float(aug["gain_db"]) / 20)
+        idx = (((torch.arange(n, dtype=torch.float64) + 0.5) * m / n).long()).clamp(max=m - 1)
         waves.append(w)
-        starts.append(s0)
-    return torch.stack(waves), starts
+        phones.append(seq.phones[s0:s0 + m][idx])
+        arts.append(_resample_frames(seq.art[s0:s0 + m], n))
+        coefs.append(None if seq.coef is None else _resample_frames(seq.coef[s0:s0 + m], n))
+    return torch.stack(waves), torch.stack(phones), torch.stack(arts), coefs
+
+
+def load_matching(module: torch.nn.Module, tensors: dict[str, torch.Tensor], prefixes: tuple[str, ...] = ()) -> list[str]:
+    """Load the tensors whose name (under ``prefixes``, all when empty) and shape match; return the skipped."""
+    own = module.state_dict()
+    take = {k: v for k, v in tensors.items() if k in own and own[k].shape == v.shape
+            and (not prefixes or k.startswith(prefixes))}
+    module.load_state_dict(take, strict=False)
+    return sorted(k for k in own if k not in take and (not prefixes or k.startswith(prefixes)))
+
+
+def aux_path(model_path: Path) -> Path:
+    """Where the auxiliary phone/articulation heads of a checkpoint live: ``NAME.aux.safetensors``."""
+    return model_path.with_name(model_path.name.replace(".safetensors", "") + ".aux.safetensors")
 
 
 def decode_frames(model, code: torch.Tensor, mesh: Meshing, frames: torch.Tensor) -> torch.Tensor:
@@ -216,7 +347,16 @@ def forward_parts(model, seq: Sequence, mesh: Meshing, s0: int, n: int, fps: flo
     return feats[0], code, disp, target
 
 
-def train(cfg: dict, work: Path, out: Path, minutes: float | None, init: Path | None = None) -> None:
+def train(cfg: dict, work: Path, out: Path, minutes: float | None, init: Path | None = None,
+          init_audio: Path | None = None) -> None:
+    """Train for a wall-clock budget; keep the best validation weights.
+
+    ``init``: start from these weights (every tensor whose name and shape match the configured
+    model; a different audio encoder is simply left at its initialisation). ``init_audio``: then
+    take the audio encoder, projection and temporal module from this checkpoint (e.g. an
+    audio-only pretraining run). The auxiliary heads are restored from ``NAME.aux.safetensors``
+    next to whichever checkpoint has them (``init_audio`` first).
+    """
     from meshtalk.data.synth.phones import PHONE_SET
     from meshtalk.model import TalkingHead, TalkingHeadConfig
     from meshtalk.model.checkpoint import save_model
@@ -242,6 +382,8 @@ def train(cfg: dict, work: Path, out: Path, minutes: float | None, init: Path | 
     meshings = build_meshings(heads, cfg["meshings"], mcfg.k_eig, work / "operator-cache", sample)
     train_set = load_sequences(corpus, splits["train"], manifest, heads, fps, vocab, art_stats)
     val_set = load_sequences(corpus, splits["val"], manifest, heads, fps, vocab, art_stats)[: int(tcfg["val_sequences"])]
+    if tcfg.get("extra_speech"):     # audio-only: auxiliary losses, never decoded
+        train_set += load_extra_speech(build_extra_speech(corpus, work, tcfg["extra_speech"]), fps, vocab, art_stats)
     logger.info("data ready in %.0f s: %d train / %d val sequences, %d heads", time.time() - t0,
                 len(train_set), len(val_set), len(heads))
 
@@ -251,15 +393,44 @@ def train(cfg: dict, work: Path, out: Path, minutes: float | None, init: Path | 
         from meshtalk.model.checkpoint import read_checkpoint
 
         _, tensors, init_meta = read_checkpoint(init)
-        model.load_state_dict(tensors, strict=True)
+        skipped = load_matching(model, tensors)
+        if skipped:
+            logger.info("init: %d tensors not in %s (kept at their initialisation), e.g. %s", len(skipped), init,
+                        ", ".join(skipped[:4]))
+        if "fusion.audio.weight" in skipped:    # a new audio code: start it with no effect on the decoder
+            with torch.no_grad():
+                model.fusion.audio.weight.zero_()
+                if model.fusion.audio.bias is not None:
+                    model.fusion.audio.bias.zero_()
         prev_steps = int(init_meta.get("total_steps", init_meta.get("step", 0)))
         prev_minutes = float(init_meta.get("total_train_minutes", init_meta.get("train_minutes", 0.0)))
         logger.info("continuing from %s (%d steps, %.1f min)", init, prev_steps, prev_minutes)
     extents = np.mean([m.extent_c for ms in meshings.values() for m in ms], axis=0)
     model.config.template_extent = tuple(float(x) for x in extents)
     model.config.template_center = (0.0, 0.0, 0.0)
+    audio_parts = ("audio_encoder.", "audio_projection.", "temporal.")
+    if init_audio is not None:
+        from meshtalk.model.checkpoint import read_checkpoint
+
+        _, tensors, ameta = read_checkpoint(init_audio)
+        skipped = load_matching(model, tensors, audio_parts)
+        if skipped:
+            raise MeshtalkError(f"--init-audio {init_audio}: {len(skipped)} audio tensors missing or of another "
+                                f"shape (e.g. {skipped[0]}); pretrain with the same model.audio/temporal config")
+        prev_steps += int(ameta.get("total_steps", ameta.get("step", 0)))
+        prev_minutes += float(ameta.get("total_train_minutes", ameta.get("train_minutes", 0.0)))
+        logger.info("audio encoder, projection and temporal module from %s", init_audio)
     phone_head = torch.nn.Linear(model.audio_encoder.out_channels, len(vocab))
     art_head = torch.nn.Linear(model.temporal.out_channels, 4)
+    aux = torch.nn.ModuleDict({"phone": phone_head, "articulation": art_head})
+    for src in (init_audio, init):
+        if src is not None and aux_path(src).is_file():
+            from safetensors.torch import load_file
+
+            left = load_matching(aux, load_file(str(aux_path(src))))
+            logger.info("auxiliary heads from %s%s", aux_path(src), f" (not: {left})" if left else "")
+            break
+    aug = dict(tcfg.get("augment") or {})
     params = list(model.parameters()) + list(phone_head.parameters()) + list(art_head.parameters())
     opt = torch.optim.Adam(params, lr=float(tcfg["lr"]))
     budget = 60.0 * float(minutes if minutes is not None else tcfg["minutes"])
@@ -280,12 +451,23 @@ def train(cfg: dict, work: Path, out: Path, minutes: float | None, init: Path | 
         ms = meshings[head]
         return [ms[len(ms) // 2]] + [m for m in ms if m.name.endswith("/template")]
 
+    select_on = str(tcfg.get("select_on", "all"))
+    decode = int(tcfg.get("decode_crops", 1)) > 0
+
     def validate() -> dict[str, float]:
-        """Mean vertex distance (all vertices, lip region) and mean |opening error| on the val set."""
+        """Mean vertex distance (all vertices, lip region), mean |opening error|, and the auxiliary
+        articulation MSE / phone accuracy on the val set (only the latter two without decoding)."""
         model.eval()
-        errs: dict[str, list[float]] = {"all": [], "lips": [], "opening": [], "lve": []}
+        errs: dict[str, list[float]] = {"all": [], "lips": [], "opening": [], "lve": [],
+                                        "articulation": [], "phone_acc": []}
         with torch.no_grad():
-            for seq, mesh in [(q, m) for q in val_set for m in val_meshes(q.head)]:
+            for seq in val_set:
+                feats = model.audio_encoder(seq.audio[None].float(), seq.n_frames)
+                code = model.temporal(model.audio_projection(feats))
+                errs["articulation"].append(float((art_head(code[0]) - seq.art).pow(2).mean()))
+                errs["phone_acc"].append(float((phone_head(feats[0]).argmax(-1) == seq.phones).float().mean()))
+            pairs = [(q, m) for q in val_set for m in val_meshes(q.head)] if decode else []
+            for seq, mesh in pairs:
                 _, _, disp, target = forward_parts(model, seq, mesh, 0, seq.n_frames, fps)
                 dist = (disp - target).norm(dim=-1)                                # (T, N)
                 up, lo = mesh.lip_pair
@@ -295,42 +477,51 @@ def train(cfg: dict, work: Path, out: Path, minutes: float | None, init: Path | 
                 errs["opening"].append(float(gap.norm(dim=-1).mean()))
                 errs["lve"].append(float((dist * mesh.lips).amax(-1).mean()))
         model.train()
-        return {k: float(np.mean(v)) for k, v in errs.items()}
+        return {k: float(np.mean(v)) if v else float("nan") for k, v in errs.items()}
 
-    # "all": vertex L2; "lips": lip L2 + opening error; "lve": worst lip vertex + opening error
-    select_on = str(tcfg.get("select_on", "all"))
-    start = time.time()
-    last_val = start
-    best = (math.inf, None)
+    # "all": vertex L2; "lips": lip L2 + opening error; "lve": worst lip vertex + opening error;
+    # "articulation": the auxiliary articulation MSE (audio-only pretraining, decode_crops 0)
+    # the budget runs on wall time, or on this process's CPU time (train.clock: cpu), which does not
+    # count while the job is paused or starved by other jobs on a shared machine (1 thread: CPU
+    # seconds = running seconds)
+    clock = time.process_time if str(tcfg.get("clock", "wall")) == "cpu" else time.time
+    start = clock()
+    wall_start = time.time()
+    last_val = time.time()
+    from safetensors.torch import save_file
+
+    best = (math.inf, None, None)
     step = 0
     running: dict[str, float] = {}
     model.train()
     crop_lo, crop_hi = 32, int(tcfg["crop_frames"]) + 24
     audio_batch, decode_pairs = int(tcfg["audio_batch"]), int(tcfg["decode_pairs"])
     decode_crops = int(tcfg.get("decode_crops", 1))
-    while time.time() - start < budget:
-        frac = (time.time() - start) / budget
+    while clock() - start < budget:
+        frac = (clock() - start) / budget
         for g in opt.param_groups:
             g["lr"] = lr1 + (lr0 - lr1) * 0.5 * (1 + math.cos(math.pi * frac))
         n = int(rng.integers(crop_lo, crop_hi + 1))
         pool = [s for s in train_set if s.n_frames >= n] or train_set
         n = min(n, min(s.n_frames for s in pool))
-        batch = [pool[i] for i in rng.choice(len(pool), min(audio_batch, len(pool)), replace=False)]
-        waves, starts = crop_batch(batch, n, rng, fps)
+        # the first `decode_crops` crops come from sequences with mesh targets (not the extra speech)
+        mesh_pool = [s for s in pool if s.coef is not None]
+        n_dec = max(0, min(decode_crops, audio_batch, len(mesh_pool)))
+        first = [mesh_pool[i] for i in rng.choice(len(mesh_pool), n_dec, replace=False)] if n_dec else []
+        rest = [s for s in pool if all(s is not f for f in first)]
+        batch = first + [rest[i] for i in rng.choice(len(rest), min(audio_batch - n_dec, len(rest)), replace=False)]
+        waves, phones, arts, coefs = augmented_batch(batch, n, rng, fps, aug)   # (B, S), (B, n), ...
         feats = model.audio_encoder(waves, n)                                   # (B, n, H)
         code = model.temporal(model.audio_projection(feats))                    # (B, n, Ct)
-        phones = torch.stack([s.phones[t:t + n] for s, t in zip(batch, starts)])
-        arts = torch.stack([s.art[t:t + n] for s, t in zip(batch, starts)])
         # vertex losses on pairs of consecutive frames of the first `decode_crops` crops, each
         # decoded on a random meshing of its own head
         acc: dict[str, torch.Tensor] = {}
-        n_dec = max(1, min(decode_crops, len(batch)))
-        for ci, (seq, s0) in enumerate(list(zip(batch, starts))[:n_dec]):
+        for ci, seq in enumerate(batch[:n_dec]):
             mesh = meshings[seq.head][rng.integers(len(meshings[seq.head]))]
             t = torch.as_tensor(np.sort(rng.choice(n - 1, min(n - 1, decode_pairs), replace=False)))
             frames = torch.stack([t, t + 1], 1).reshape(-1)
             disp = decode_frames(model, code[ci], mesh, frames).reshape(len(t), 2, -1, 3)
-            target = torch.einsum("tk,knc->tnc", seq.coef[s0:s0 + n][frames], mesh.basis_c).reshape(len(t), 2, -1, 3)
+            target = torch.einsum("tk,knc->tnc", coefs[ci][frames], mesh.basis_c).reshape(len(t), 2, -1, 3)
             err2 = ((disp - target) * DISP_SCALE).pow(2).sum(-1)               # (P, 2, N)
             up, lo = mesh.lip_pair
             gap_err = ((disp[:, :, up] - disp[:, :, lo]) - (target[:, :, up] - target[:, :, lo])) * DISP_SCALE
@@ -351,6 +542,8 @@ def train(cfg: dict, work: Path, out: Path, minutes: float | None, init: Path | 
             "phone": torch.nn.functional.cross_entropy(phone_head(feats).reshape(-1, len(vocab)), phones.reshape(-1)),
             "articulation": (art_head(code) - arts).pow(2).mean(),
         }
+        for k in ("mse", "moving", "lips", "opening", "lve", "velocity"):
+            parts.setdefault(k, torch.zeros(()))
         loss = (w["vertex_weight"] * parts["mse"] + w["moving_weight"] * parts["moving"]
                 + w["lip_weight"] * parts["lips"] + w["opening_weight"] * parts["opening"]
                 + w["lve_weight"] * parts["lve"]
@@ -363,22 +556,26 @@ def train(cfg: dict, work: Path, out: Path, minutes: float | None, init: Path | 
         step += 1
         for k, v in parts.items():
             running[k] = 0.98 * running.get(k, float(v.detach())) + 0.02 * float(v.detach())
-        if time.time() - last_val > float(tcfg["val_every_s"]) or time.time() - start >= budget:
+        if time.time() - last_val > float(tcfg["val_every_s"]) or clock() - start >= budget:
             last_val = time.time()
             vals = validate()
             val = {"all": vals["all"], "lips": vals["lips"] + vals["opening"],
-                   "lve": vals["lve"] + vals["opening"]}[select_on]
-            rec = {"step": step, "minutes": round((time.time() - start) / 60, 2), "val_vertex_l2": vals["all"],
+                   "lve": vals["lve"] + vals["opening"], "articulation": vals["articulation"]}[select_on]
+            rec = {"step": step, "minutes": round((clock() - start) / 60, 2),
+                   "wall_minutes": round((time.time() - wall_start) / 60, 2), "val_vertex_l2": vals["all"],
                    "val_lip_l2": vals["lips"], "val_opening": vals["opening"], "val_lve": vals["lve"],
+                   "val_articulation": vals["articulation"], "val_phone_acc": vals["phone_acc"],
                    "val_selected": val,
                    **{k: round(v, 5) for k, v in running.items()}}
             logger.info("%s", rec)
             with open(log_path, "a") as fh:
                 fh.write(json.dumps(rec) + "\n")
             if val < best[0]:
-                best = (val, {k: v.detach().clone() for k, v in model.state_dict().items()})
+                best = (val, {k: v.detach().clone() for k, v in model.state_dict().items()},
+                        {k: v.detach().clone() for k, v in aux.state_dict().items()})
                 save_model(model, ckpt_dir / "best.safetensors", metadata={**meta, "step": str(step)})
-    train_minutes = (time.time() - start) / 60
+                save_file(best[2], str(aux_path(ckpt_dir / "best.safetensors")))
+    train_minutes = (clock() - start) / 60
     if best[1] is not None:
         model.load_state_dict(best[1])
     meta.update({"step": str(step), "train_minutes": f"{train_minutes:.2f}",
@@ -387,12 +584,17 @@ def train(cfg: dict, work: Path, out: Path, minutes: float | None, init: Path | 
     out.mkdir(parents=True, exist_ok=True)
     model.eval()
     save_model(model, out / "model.safetensors", metadata=meta)
+    if best[2] is not None and not out.resolve().is_relative_to(REPO / "data"):   # never shipped
+        save_file(best[2], str(aux_path(out / "model.safetensors")))
     info = {"steps": prev_steps + step, "train_minutes": round(prev_minutes + train_minutes, 2),
             "runs": (json.loads((work / "train_summary.json").read_text()).get("runs", []) if init is not None and
                      (work / "train_summary.json").is_file() else []) + [{"steps": step, "minutes": round(train_minutes, 2), "lr": lr0,
-                      "init": str(init) if init is not None else None, "select_on": select_on}],
+                      "init": str(init) if init is not None else None, "select_on": select_on,
+                      **({"init_audio": str(init_audio)} if init_audio is not None else {}),
+                      **({"stage": int(tcfg["stage"])} if "stage" in tcfg else {})}],
             "best_val_vertex_l2_canonical": best[0], "select_on": select_on,
-            "data_minutes": round((start - t0) / 60, 2), "train_sequences": len(train_set),
+            "data_minutes": round((wall_start - t0) / 60, 2), "clock": str(tcfg.get("clock", "wall")),
+            "wall_minutes": round((time.time() - wall_start) / 60, 2), "train_sequences": len(train_set),
             "train_heads": sorted({s.head for s in train_set}),
             "meshings_per_head": len(next(iter(meshings.values()))),
             "parameters": int(sum(p.numel() for p in model.parameters()))}
@@ -620,6 +822,14 @@ def write_card(card: Path, cfg: dict, result: dict, config_path: Path, out: Path
         l1_m=s["all"]["model"]["opening_l1_mm"], dtw_m=s["all"]["model"]["opening_dtw_mm"],
         l1_l=s["all"]["loudness"]["opening_l1_mm"], dtw_l=s["all"]["loudness"]["opening_dtw_mm"],
         ratio_l=s["all"]["loudness"]["lve_mm2"] / max(s["all"]["model"]["lve_mm2"], 1e-12),
+        pipeline_note=(" The log-mel audio side was first trained alone on those two auxiliary losses "
+                       "(stage 5, no mesh decoding, so about 4 steps/s on one thread), then the whole model "
+                       "fine-tuned; both on augmented training speech (" + ", ".join(
+                           f"{k} {v}" for k, v in (cfg["train"].get("augment") or {}).items()) + ": tape speed "
+                       "factor 1 +- speed with the targets resampled alike, random pre-/de-emphasis, white "
+                       "noise SNR in dB, gain in dB)."
+                       if cfg["model"].get("audio", {}).get("kind") == "logmel" else ""),
+        audio_desc=AUDIO_DESC.get(cfg["model"].get("audio", {}).get("kind", "scratch"), "an audio encoder"),
         verdict=_verdict(s["all"]), amps=", ".join(
             f"{k[len('meshing '):]} {s[k]['model'].get('opening_amp_ratio', float('nan')):.2f}"
             for k in sorted(s) if k.startswith("meshing ")),
@@ -645,7 +855,15 @@ STAGE_COMMANDS = (
     python scripts/train_default_model.py --config scripts/default_model_finetune.yaml --work runs/default-model --out runs/stage3 --init runs/stage2/model.safetensors --minutes 19 --threads 1 --no-eval
     cp runs/default-model/checkpoints/best.safetensors runs/stage3.safetensors""",
     """    # stage 4: plus the LVE (worst lip vertex per frame) as a loss, selection on it
-    python scripts/train_default_model.py --config scripts/default_model_lve.yaml --work runs/default-model --out OUT --init runs/stage3.safetensors --threads 2 --no-eval""",
+    python scripts/train_default_model.py --config scripts/default_model_lve.yaml --work runs/default-model --out runs/stage4 --init runs/stage3.safetensors --threads 2 --no-eval""",
+    """    # stage 5: a log-mel audio encoder + temporal module pretrained alone (no mesh decoding): frame
+    # phones and articulation curves from augmented training speech (speed, tilt, noise), selection
+    # on the validation articulation error
+    python scripts/train_default_model.py --config scripts/default_model_logmel_pretrain.yaml --work runs/default-model --out runs/stage5 --no-eval""",
+    """    # stage 6: the whole model fine-tuned with the stage-4 losses (geometry encoder and decoder from
+    # stage 4, audio side and auxiliary heads from stage 5; the new audio-code input of the fusion
+    # layer starts at zero), selection on the LVE
+    python scripts/train_default_model.py --config scripts/default_model_logmel.yaml --work runs/default-model --out runs/stage6 --init runs/stage4/model.safetensors --init-audio runs/stage5/model.safetensors --no-eval""",
 )
 
 
@@ -657,6 +875,11 @@ def _commands(training: dict, out: object, config: object) -> str:
     lines.append(f"    python scripts/train_default_model.py --config {config} --work runs/default-model --out {out} --eval-only")
     return "\n".join(lines)
 
+
+AUDIO_DESC = {
+    "scratch": "a small wav2vec2-style audio encoder",
+    "logmel": "a log-mel spectrogram audio encoder (dilated conv stack + one transformer layer)",
+}
 
 WIDE_MARGIN = 1.5   # "beats by a wide margin": the baseline's error at least 1.5x the model's
 
@@ -684,7 +907,7 @@ CARD_TEMPLATE = """# Model card: the shipped default model (`data/models/default
 ## What it is
 
 A `meshtalk.model.TalkingHead` (DiffusionNet geometry encoder and displacement decoder on sparse
-operators, a small wav2vec2-style audio encoder trained **from scratch**, bi-LSTM) that `meshtalk
+operators, {audio_desc} trained **from scratch**, bi-LSTM) that `meshtalk
 animate` uses when no `--model` is given. Weights: `data/models/default/model.safetensors`
 ({size:.2f} MB, {params} parameters; the config is in its header and in `model.yaml`). Scans are
 placed into its canonical frame automatically (`meshtalk.placement`: up +Y, face +Z, bounding box
@@ -716,7 +939,7 @@ budget, cosine learning-rate decay, the best validation weights kept). Losses: v
 lip-midpoint displacement) + velocity loss on pairs of consecutive frames decoded on a random
 meshing, plus two auxiliary heads that are not shipped: frame-level **phone classification**
 (ARPAbet, 40 classes) on the audio encoder's features and articulation-curve regression on the
-temporal code. The model code itself has no phone loss, so it lives in the script. Adam, cosine
+temporal code. The model code itself has no phone loss, so it lives in the script.{pipeline_note} Adam, cosine
 learning rate, gradient clipping; best validation weights kept (criterion {select}: {val:.4g}
 canonical units; "all" = mean vertex distance, "lips" = mean lip-region vertex distance + mean
 lip-opening error, "lve" = mean over frames of the worst lip vertex's distance + mean lip-opening
@@ -762,7 +985,7 @@ Opening-curve diagnostics (all test sequences; model / loudness): amplitude (std
 - Small and briefly trained (minutes on shared CPU cores): mouth opening follows the speech, but
   articulation detail (bilabial closures, protrusion) is coarse. Retrain longer with the same command
   (raise `train.minutes`, `corpus.hours`) on a bigger machine for a better model.
-- The audio encoder is a small wav2vec2-style network trained from scratch. With a pretrained
+- The audio encoder is {audio_desc} trained from scratch on 0.3 h of TTS speech. With a pretrained
   wav2vec2/HuBERT available locally, train with `meshtalk train --config ... --audio-encoder PATH`
   (or `model.audio: {{kind: hubert, source: PATH}}`) and pass the result with `meshtalk animate --model`.
 - Placement assumes a head or face scan; heavy cropping, shoulders or an unusual orientation can
@@ -785,7 +1008,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--minutes", type=float, help="training budget (overrides train.minutes)")
     p.add_argument("--lr", type=float, help="peak learning rate (overrides train.lr)")
     p.add_argument("--threads", type=int, help="torch threads (overrides train.threads)")
-    p.add_argument("--init", type=Path, help="start from these weights (continue a run)")
+    p.add_argument("--init", type=Path, help="start from these weights (continue a run; tensors of "
+                   "another shape or a different audio encoder stay at their initialisation)")
+    p.add_argument("--init-audio", type=Path, help="then take the audio encoder, projection and temporal "
+                   "module from this checkpoint (an audio-only pretraining run)")
     p.add_argument("--eval-only", action="store_true", help="skip training; evaluate OUT's model")
     p.add_argument("--no-eval", action="store_true", help="train only")
     p.add_argument("--card-only", action="store_true", help="rewrite the model card from OUT/metrics.json")
@@ -804,7 +1030,7 @@ def main(argv: list[str] | None = None) -> int:
         write_card(args.card, cfg, result, args.config, args.out)
         return 0
     if not args.eval_only:
-        train(cfg, args.work, args.out, args.minutes, args.init)
+        train(cfg, args.work, args.out, args.minutes, args.init, args.init_audio)
     if not args.no_eval:
         evaluate(cfg, args.work, args.out, args.card, config_path=args.config)
     return 0

@@ -41,3 +41,52 @@ def test_verdict_needs_a_wide_margin_on_both_measures(script):
     assert "not by a wide margin" in narrow and narrow.endswith("**not met**.")
     lost = script._verdict(_group((25, 1.7), (62, 3.4), (20, 0.86)))
     assert "does **not** beat the loudness baseline" in lost
+
+
+def _seq(script, n_frames=90, fps=30.0):
+    import torch
+
+    t = torch.arange(n_frames, dtype=torch.float32)
+    audio = torch.sin(torch.arange(int(n_frames / fps * 16000)) * 0.05)
+    return script.Sequence("s", "h", audio, coef=torch.stack([t, 2 * t], 1), art=t[:, None].repeat(1, 4),
+                           phones=(torch.arange(n_frames) // 10), n_frames=n_frames)
+
+
+def test_augmented_crops_keep_targets_aligned_with_speed(script):
+    import torch
+
+    seq = _seq(script)
+    rng = np.random.default_rng(0)
+    waves, phones, arts, coefs = script.augmented_batch([seq] * 6, 40, rng, 30.0, {})
+    coefs = torch.stack(coefs)
+    assert waves.shape == (6, round(40 / 30 * 16000)) and phones.shape == (6, 40) and coefs.shape == (6, 40, 2)
+    # no augmentation: consecutive frames, phones and curves from the same crop
+    torch.testing.assert_close(arts[:, 1:, 0] - arts[:, :-1, 0], torch.ones(6, 39))
+    torch.testing.assert_close(phones, (arts[:, :, 0] // 10).long())
+    # tape speed: a crop of round(40 r) frames squeezed into 40 frames, curves resampled alike
+    _, phones, arts, coefs = script.augmented_batch([seq] * 20, 40, rng, 30.0, {"speed": 0.2, "tilt": 0.5,
+                                                                             "noise_snr_db": [20, 30]})
+    coefs = torch.stack(coefs)
+    steps = (arts[:, -1, 0] - arts[:, 0, 0]) / 39
+    assert float(steps.min()) < 0.95 and float(steps.max()) > 1.05 and float(steps.min()) > 0.75
+    torch.testing.assert_close(coefs[..., 1], 2 * coefs[..., 0])
+    assert bool(((phones - (arts[:, :, 0] // 10)).abs() <= 1).all())
+
+
+def test_extra_speech_has_no_mesh_targets(script):
+    seq = _seq(script)
+    extra = script.Sequence("x", "", seq.audio, None, seq.art, seq.phones, seq.n_frames)
+    _, _, _, coefs = script.augmented_batch([seq, extra], 30, np.random.default_rng(1), 30.0, {"speed": 0.1})
+    assert coefs[0].shape == (30, 2) and coefs[1] is None
+
+
+def test_load_matching_skips_other_shapes(script):
+    import torch
+
+    a = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.Linear(4, 2))
+    b = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.Linear(5, 2))
+    skipped = script.load_matching(b, a.state_dict())
+    assert skipped == ["1.weight"]
+    torch.testing.assert_close(b[0].weight, a[0].weight)
+    assert script.load_matching(b, a.state_dict(), ("0.",)) == []
+    assert script.aux_path(Path("x/model.safetensors")) == Path("x/model.aux.safetensors")
