@@ -6,8 +6,8 @@ Methods (``laplacian_eigenbasis(..., method=...)``):
     Block Lanczos in shift-invert mode with full re-orthogonalisation, written in torch.
     The shifted operator ``S = M^{1/2} (L + σM)^{-1} M^{1/2}`` is applied to whole blocks of
     vectors through one sparse Cholesky factor (CHOLMOD, via ``cholespy``); everything else —
-    re-orthogonalisation, Rayleigh–Ritz, the final rotation — is dense BLAS-3 in torch, on the
-    CPU or on a CUDA GPU. This is ARPACK's algorithm (shift-invert Lanczos) with ARPACK's two
+    re-orthogonalisation, Rayleigh–Ritz, the final rotation — is dense BLAS-3: numpy's BLAS on
+    the CPU (blocks stored as rows, the fastest layout there), torch on a CUDA GPU. This is ARPACK's algorithm (shift-invert Lanczos) with ARPACK's two
     costs removed: SuperLU's fill-in on an SPD matrix (CHOLMOD has about half the fill and 10×
     faster solves), and the one-vector-at-a-time, memory-bound (BLAS-2) re-orthogonalisation
     and restarts. Convergence of every wanted Ritz pair is checked with the Lanczos residual
@@ -198,39 +198,26 @@ def _as_csr(L) -> sp.csr_matrix:
     return sp.csr_matrix(L, dtype=np.float64)
 
 
-def _orthonormalize(W: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Cholesky-QR2 of a tall block: ``W = Q R`` with Q orthonormal (V, b), R (b, b).
-
-    Falls back to Householder QR when the Gram matrix is numerically singular.
-    """
-    R_total = None
-    Q = W
-    for _ in range(2):
-        G = Q.T @ Q
-        R, info = torch.linalg.cholesky_ex(G, upper=True)
-        if int(info) != 0 or not torch.isfinite(R).all():
-            Q, R = torch.linalg.qr(W)
-            return Q, R
-        # Q R^{-1} through the small (b, b) inverse: one GEMM instead of a tall triangular solve
-        Q = Q @ torch.linalg.solve_triangular(R, torch.eye(R.shape[0], dtype=R.dtype, device=R.device), upper=True)
-        R_total = R if R_total is None else R @ R_total
-    return Q, R_total
-
-
-def _fix_signs(evecs: torch.Tensor) -> torch.Tensor:
+def _sign_flips(evecs: torch.Tensor) -> torch.Tensor:
+    """(K,) ±1 making the largest-magnitude entry of each column of evecs (V, K) positive."""
+    if evecs.device.type == "cpu":  # two column reductions; no (V, K) temporary
+        e = evecs.numpy()
+        return torch.from_numpy(np.where(e.max(axis=0) >= -e.min(axis=0), 1.0, -1.0))
     idx = evecs.abs().argmax(dim=0)
     signs = torch.sign(evecs[idx, torch.arange(evecs.shape[1], device=evecs.device)])
     signs[signs == 0] = 1
-    return evecs * signs
+    return signs
 
 
-def eigen_residuals(L: sp.csr_matrix, mass: np.ndarray | torch.Tensor, evals, evecs) -> torch.Tensor:
+def eigen_residuals(L: sp.csr_matrix | None, mass: np.ndarray | torch.Tensor, evals, evecs,
+                    L_evecs=None) -> torch.Tensor:
     """Relative residuals ``‖Lφ − λMφ‖_{M^{-1}} / max(λ, 0.01·λ_K)`` of eigenpairs.
 
     Args:
-        L: (V, V) sparse PSD.
+        L: (V, V) sparse PSD (unused when ``L_evecs`` is given).
         mass: (V,) > 0.
         evals: (K,); evecs: (V, K) M-orthonormal.
+        L_evecs: (V, K) ``L @ evecs`` when the caller has it already; it is overwritten.
 
     Returns:
         (K,) float64 tensor.
@@ -238,8 +225,15 @@ def eigen_residuals(L: sp.csr_matrix, mass: np.ndarray | torch.Tensor, evals, ev
     phi = torch.as_tensor(evecs, dtype=torch.float64).cpu().numpy()
     lam = torch.as_tensor(evals, dtype=torch.float64).cpu().numpy()
     m = torch.as_tensor(mass, dtype=torch.float64).cpu().numpy()
-    r = _as_csr(L) @ phi - (m[:, None] * phi) * lam[None, :]
-    norm = np.sqrt(np.einsum("vk,vk->k", r, r / m[:, None]))
+    if L_evecs is None:
+        r = _as_csr(L) @ phi
+    else:
+        r = torch.as_tensor(L_evecs, dtype=torch.float64).cpu().numpy()
+    tmp = np.multiply(phi, m[:, None])
+    tmp *= lam[None, :]
+    r -= tmp
+    r *= (1.0 / np.sqrt(m))[:, None]
+    norm = np.sqrt(np.einsum("vk,vk->k", r, r))
     scale = np.maximum(lam, 0.01 * max(lam.max(initial=0.0), 1e-300))
     return torch.from_numpy(norm / scale)
 
@@ -298,43 +292,46 @@ def _lanczos(
     t0 = time.perf_counter()
     solver = CholeskySolver(L + sigma * sp.diags(mass), threads=threads)
     t_factor = time.perf_counter() - t0
-    rows = _RowSplit(n, device, threads if split_rows else 1)
+    kern = _Kernels(n, b, device, threads if split_rows else 1)
     sqrt_m = torch.as_tensor(np.sqrt(mass), dtype=torch.float64, device=device)
 
-    def apply_S(X: torch.Tensor) -> torch.Tensor:  # (M^1/2 (L + σM)^-1 M^1/2)^power X
+    W_buf = torch.empty(b, n, dtype=torch.float64, device=device)
+
+    def apply_S(Xt: torch.Tensor) -> torch.Tensor:  # rows (b, V) -> (S**power X)ᵀ, S = M^½(L+σM)⁻¹M^½
         for _ in range(power):
-            X = sqrt_m[:, None] * solver.solve(sqrt_m[:, None] * X)
-        return X
+            Xt = kern.to_rows(solver.solve(kern.to_columns(Xt, sqrt_m)), sqrt_m, out=W_buf)
+        return Xt
 
     gen = torch.Generator(device="cpu").manual_seed(seed)
     X = torch.randn(n, b, generator=gen, dtype=torch.float64).to(device)
-    # The basis is stored transposed, (dim, V) row-major, so that the leading `dim` vectors
-    # are one contiguous block for the BLAS-3 re-orthogonalisation.
+    # Every block of vectors is stored as rows: the basis Qt is (dim, V) row-major, so that the
+    # leading `dim` vectors are one contiguous matrix, and the block W as Wt (b, V). In this
+    # layout the re-orthogonalisation products are short-and-wide GEMMs, the fastest shape for
+    # BLAS here (measured: 2–3× faster than the (V, b) layout; benchmarks/operators.py).
     Qt = torch.empty(max_dim + b, n, dtype=torch.float64, device=device)
     H = torch.zeros(max_dim + b, max_dim + b, dtype=torch.float64, device=device)
-    Q0, _ = _orthonormalize(X)
-    Qt[:b] = Q0.T
+    kern.orthonormalize(X.T.contiguous(), out=Qt[:b])
     dim = b
     converged = False
     theta = Z = None
     n_passes = 0
     next_check = k + b // 2
     while True:
-        W = apply_S(Qt[dim - b : dim].T).contiguous()  # (V, b)
+        Wt = apply_S(Qt[dim - b : dim])  # (b, V)
         basis = Qt[:dim]  # (dim, V)
-        norm_before = torch.linalg.norm(W, dim=0)
-        C = rows.project(basis, W)
-        rows.subtract(W, basis, C)
+        norm_before = kern.row_norms(Wt)
+        Ct = kern.project(basis, Wt)  # (b, dim)
+        kern.subtract(Wt, Ct, basis)
         # One classical Gram–Schmidt pass leaves an orthogonality error of about
         # eps·‖W_before‖/‖W_after‖; a second pass is needed only on severe cancellation.
-        ratio = float((torch.linalg.norm(W, dim=0) / norm_before.clamp_min(1e-300)).min())
+        ratio = float((kern.row_norms(Wt) / norm_before.clamp_min(1e-300)).min())
         if ratio < REORTH_RATIO:
-            C2 = rows.project(basis, W)
-            rows.subtract(W, basis, C2)
-            C = C + C2
+            C2t = kern.project(basis, Wt)
+            kern.subtract(Wt, C2t, basis)
+            Ct = Ct + C2t
             n_passes += 1
-        H[:dim, dim - b : dim] = C
-        Qn, R = _orthonormalize(W)
+        H[:dim, dim - b : dim] = Ct.T
+        R = kern.orthonormalize(Wt, out=Qt[dim : dim + b])  # W = Qn R, Qn stored after the basis
         if dim >= next_check:
             Hs = H[:dim, :dim]
             Hs = 0.5 * (Hs + Hs.T)
@@ -351,10 +348,10 @@ def _lanczos(
             next_check = dim + b * max(1, min(4, int(math.log(worst / tol) / 4)))
         if dim + b > max_dim:
             break
-        Qt[dim : dim + b] = Qn.T
         H[dim : dim + b, dim - b : dim] = R
         dim += b
     if not converged:
+        kern.close()
         raise _NotConverged(f"block Lanczos did not converge within {dim} vectors")
     # One inverse-iteration step, Φ ← (L + σM)⁻¹ M Φ, i.e. y ← S y in the scaled coordinates
     # y = M^{1/2} φ: the Lanczos bound controls the residual of the shift-inverted problem,
@@ -368,19 +365,11 @@ def _lanczos(
     # Then Rayleigh–Ritz with (L, M) itself: eigenvalues as Rayleigh quotients of the
     # unshifted problem, M-orthonormal vectors consistent with them.
     coef = torch.cat([H[:dim, :dim] @ Z, R @ Z[dim - b : dim]]) / theta[None, :]  # (dim + b, k)
-    Qt[dim : dim + b] = Qn.T  # the buffer always has room for one more block
-    Y = rows.expand(Qt[: dim + b], coef)  # (V, k)
-    rows.close()
-    evecs = Y / sqrt_m[:, None]
-    mass_t = torch.as_tensor(mass, dtype=torch.float64, device=device)
-    G = evecs.T @ (mass_t[:, None] * evecs)
-    Rg = torch.linalg.cholesky(0.5 * (G + G.T), upper=True)
-    evecs = torch.linalg.solve_triangular(Rg, evecs, upper=True, left=False)
-    L_evecs = torch.from_numpy(L @ evecs.cpu().numpy()).to(device)
-    A = evecs.T @ L_evecs
-    A = 0.5 * (A + A.T)
-    lam, U = torch.linalg.eigh(A)
-    evecs = evecs @ U
+    # (the next block Qn already sits after the basis: the buffer has room for one more block)
+    Yt = kern.expand(coef.T.contiguous(), Qt[: dim + b])  # (k, V): rows M^{1/2} φ_i
+    del Qt
+    lam, evecs, L_evecs = kern.rayleigh_ritz(L, sqrt_m, Yt)
+    kern.close()
     info = {
         "solves": solver.n_solves,
         "krylov_dim": dim,
@@ -389,54 +378,173 @@ def _lanczos(
         "power": power,
         "factorization": solver.backend,
         "factor_seconds": t_factor,
-        "row_split": rows.parts > 1,
+        "row_split": kern.parts > 1,
+        "L_evecs": L_evecs,
     }
     return lam, evecs, info
 
 
-class _RowSplit:
-    """Dense kernels of the Lanczos loop, split over vertex rows across worker threads on CPU.
+class _Kernels:
+    """The dense kernels of the Lanczos loop; blocks of vectors are stored as rows, (b, V).
 
-    torch's own OpenMP pool spins while waiting; on a shared 2-core machine that made the block
-    method several times slower under load (measured: benchmarks/operators.py). Here each worker
-    runs single-threaded torch ops on its own row range (the GIL is released inside matmul) and
-    the main thread simply joins them. On CUDA the kernels run unsplit.
+    On the CPU they run in numpy (OpenBLAS) on views of the torch tensors, into preallocated
+    buffers: measured on the 2-core AMD machine of docs/benchmarks.md, torch's MKL build runs
+    these short-and-wide products 1.5–3× slower and its small kernels pay for waking its
+    OpenMP pool, which then fights OpenBLAS's for the cores (so the Lanczos loop runs torch
+    single-threaded). With ``parts > 1`` (cores oversubscribed) the big kernels are split over
+    vertex ranges across worker threads running single-threaded BLAS (the GIL is released inside
+    the products): thread pools that spin at every barrier lose badly when other jobs hold the
+    cores. On CUDA the kernels are torch operations. The caller sets the BLAS thread count
+    (single-threaded when ``parts > 1``).
+
+    Args:
+        n: number of vertices V.
+        b: block size.
+        device: where the vectors live.
+        parts: worker threads for the big CPU kernels (1: BLAS's own threads).
     """
 
-    def __init__(self, n: int, device: torch.device, threads: int):
-        self.parts = 1 if device.type != "cpu" else max(1, min(threads, n // 4096 or 1))
+    def __init__(self, n: int, b: int, device: torch.device, parts: int):
+        self.cuda = device.type != "cpu"
+        self.parts = 1 if self.cuda else max(1, min(parts, n // 4096 or 1))
         bounds = np.linspace(0, n, self.parts + 1).astype(int)
-        self.slices = [slice(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:])]
+        self.slices = [slice(int(a), int(c)) for a, c in zip(bounds[:-1], bounds[1:])]
         self.pool = None
         if self.parts > 1:
             from concurrent.futures import ThreadPoolExecutor
 
             self.pool = ThreadPoolExecutor(self.parts)
+        if not self.cuda:
+            self._tmp = np.empty((b, n))  # scratch block (b, V)
+            self._cols = np.empty((n, b))  # a block as columns, for the sparse solve
 
-    def _map(self, fn):
+    def _map(self, fn) -> list:
         if self.pool is None:
-            return [fn(self.slices[0])]
+            return [fn(slice(None))]
         return list(self.pool.map(fn, self.slices))
 
-    def project(self, basis: torch.Tensor, W: torch.Tensor) -> torch.Tensor:
-        """``basis @ W`` for basis (d, V), W (V, b) -> (d, b)."""
-        parts = self._map(lambda sl: basis[:, sl] @ W[sl])
-        return parts[0] if len(parts) == 1 else torch.stack(parts).sum(0)
+    def project(self, basis: torch.Tensor, Wt: torch.Tensor) -> torch.Tensor:
+        """``Wt @ basisᵀ`` for Wt (b, V), basis (d, V) -> (b, d)."""
+        if self.cuda:
+            return Wt @ basis.T
+        B, W = basis.numpy(), Wt.numpy()
+        parts = self._map(lambda sl: W[:, sl] @ B[:, sl].T)
+        return torch.from_numpy(parts[0] if len(parts) == 1 else np.sum(parts, axis=0))
 
-    def subtract(self, W: torch.Tensor, basis: torch.Tensor, C: torch.Tensor) -> None:
-        """In place ``W -= basis.T @ C``."""
+    def subtract(self, Wt: torch.Tensor, Ct: torch.Tensor, basis: torch.Tensor) -> None:
+        """In place ``Wt -= Ct @ basis`` for Wt (b, V), Ct (b, d), basis (d, V)."""
+        if self.cuda:
+            Wt.sub_(Ct @ basis)
+            return
+        B, W, C, T = basis.numpy(), Wt.numpy(), Ct.numpy(), self._tmp
+
         def work(sl):
-            W[sl] -= basis[:, sl].T @ C
+            np.matmul(C, B[:, sl], out=T[:, sl])
+            W[:, sl] -= T[:, sl]
         self._map(work)
 
-    def expand(self, basis: torch.Tensor, Z: torch.Tensor) -> torch.Tensor:
-        """``basis.T @ Z`` for basis (d, V), Z (d, k) -> (V, k)."""
-        out = torch.empty(basis.shape[1], Z.shape[1], dtype=Z.dtype, device=Z.device)
+    def expand(self, coef_t: torch.Tensor, basis: torch.Tensor) -> torch.Tensor:
+        """``coef_t @ basis`` for coef_t (k, d), basis (d, V) -> (k, V)."""
+        if self.cuda:
+            return coef_t @ basis
+        B, C = basis.numpy(), coef_t.numpy()
+        out = np.empty((C.shape[0], B.shape[1]))
 
         def work(sl):
-            out[sl] = basis[:, sl].T @ Z
+            np.matmul(C, B[:, sl], out=out[:, sl])
         self._map(work)
+        return torch.from_numpy(out)
+
+    def row_norms(self, Wt: torch.Tensor) -> torch.Tensor:
+        """(b,) Euclidean norms of the rows of Wt (b, V)."""
+        if self.cuda:
+            return torch.linalg.norm(Wt, dim=1)
+        W = Wt.numpy()
+        return torch.from_numpy(np.sqrt(np.einsum("bv,bv->b", W, W)))
+
+    def orthonormalize(self, Wt: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+        """Cholesky-QR2 of a block of rows: ``W = Q R`` (W = Wtᵀ), Q orthonormal.
+
+        Args:
+            Wt: (b, V).
+            out: (b, V) receives Qt, orthonormal rows with ``Wt = Rᵀ Qt``.
+
+        Returns:
+            R (b, b) upper triangular. Falls back to Householder QR when the Gram matrix is
+            numerically singular.
+        """
+        eye = torch.eye(Wt.shape[0], dtype=Wt.dtype, device=Wt.device)
+        scratch = torch.empty_like(Wt) if self.cuda else torch.from_numpy(self._tmp)
+        R_total = None
+        src = Wt
+        for dst in (scratch, out):
+            G = src @ src.T if self.cuda else torch.from_numpy(src.numpy() @ src.numpy().T)
+            R, info = torch.linalg.cholesky_ex(G, upper=True)
+            if int(info) != 0 or not torch.isfinite(R).all():
+                Q, R = torch.linalg.qr(Wt.T)
+                out.copy_(Q.T)
+                return R
+            # Qt ← R⁻ᵀ Qt through the small (b, b) inverse: one product, not a wide triangular solve
+            inv_t = torch.linalg.solve_triangular(R, eye, upper=True).T.contiguous()
+            if self.cuda:
+                torch.matmul(inv_t, src, out=dst)
+            else:
+                np.matmul(inv_t.numpy(), src.numpy(), out=dst.numpy())
+            src = dst
+            R_total = R if R_total is None else R @ R_total
+        return R_total
+
+    def to_columns(self, Xt: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+        """``(Xt * s)ᵀ``: rows (b, V) scaled along V by s (V,), as a C-contiguous (V, b)."""
+        if self.cuda:
+            return (Xt * scale[None, :]).T.contiguous()
+        np.multiply(Xt.numpy().T, scale.numpy()[:, None], out=self._cols)
+        return torch.from_numpy(self._cols)
+
+    def to_rows(self, X: torch.Tensor, scale: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+        """``out = (X * s)ᵀ``: columns (V, b) scaled along V by s (V,), as rows (b, V)."""
+        if self.cuda:
+            out.copy_((X * scale[:, None]).T)
+        else:
+            np.multiply(X.numpy().T, scale.numpy()[None, :], out=out.numpy())
         return out
+
+    def rayleigh_ritz(self, L: sp.csr_matrix, sqrt_m: torch.Tensor, Yt: torch.Tensor):
+        """Ritz pairs of (L, M) in the span of φ_i = M^{-1/2} y_i.
+
+        With G = Y ᵀY = Rgᵀ Rg (the M-Gram matrix of the φ) and B = Φᵀ L Φ, the Ritz vectors are
+        Φ T with T = Rg⁻¹ U, where U diagonalises Rg⁻ᵀ B Rg⁻¹: M-orthonormalisation and rotation
+        in one product, and L Φ T comes from L Φ by the same product.
+
+        Args:
+            L: (V, V) sparse.
+            sqrt_m: (V,) square roots of the mass.
+            Yt: (k, V) rows y_i.
+
+        Returns:
+            (k,) Rayleigh quotients ascending, (V, k) M-orthonormal vectors and (V, k) L times them.
+        """
+        eye = torch.eye(Yt.shape[0], dtype=Yt.dtype, device=Yt.device)
+        if self.cuda:
+            G = Yt @ Yt.T
+            phi = (Yt / sqrt_m[None, :]).T.contiguous()
+            L_phi = torch.from_numpy(L @ phi.cpu().numpy()).to(Yt.device)
+            B = phi.T @ L_phi
+        else:
+            Y = Yt.numpy()
+            G = torch.from_numpy(Y @ Y.T)
+            phi = np.divide(Y.T, sqrt_m.numpy()[:, None])  # (V, k) C-contiguous
+            L_phi = L @ phi
+            B = torch.from_numpy(phi.T @ L_phi)
+        Rg = torch.linalg.cholesky(0.5 * (G + G.T), upper=True)
+        inv = torch.linalg.solve_triangular(Rg, eye, upper=True)  # Rg⁻¹
+        A = inv.T @ B @ inv
+        lam, U = torch.linalg.eigh(0.5 * (A + A.T))
+        T = inv @ U
+        if self.cuda:
+            return lam, phi @ T, L_phi @ T
+        Tn = T.numpy()
+        return lam, torch.from_numpy(phi @ Tn), torch.from_numpy(L_phi @ Tn)
 
     def close(self) -> None:
         if self.pool is not None:
@@ -532,12 +640,15 @@ def laplacian_eigenbasis(
     if method == "lanczos":
         try:
             threads = max(1, torch.get_num_threads())
-            # Dense kernels: torch's own OpenMP threads, unless the CPU is oversubscribed; then
-            # single-threaded torch inside worker threads that split the rows (OpenMP threads
-            # spin at every barrier while other jobs hold the cores). Measured at 100k vertices on
-            # 2 cores: idle, OpenMP 7.4 s vs row split 9.1 s; at load ~10, row split ~14× faster.
-            split = device.type == "cpu" and threads > 1 and _cores_oversubscribed()
-            with _torch_threads(1 if split else threads):
+            # Thread policy (this process's budget: torch's intra-op thread count). On the CPU
+            # the loop's dense kernels run in numpy's BLAS with that budget and torch runs
+            # single-threaded, so that two thread pools never spin against each other (measured
+            # at 100k vertices on 2 cores: 20–30 % faster than torch's own threads). When other
+            # jobs hold the cores, worker threads split the vertex range with single-threaded
+            # BLAS instead (spinning pools lose badly there: ~14× at load ~10).
+            cpu = device.type == "cpu"
+            split = cpu and threads > 1 and _cores_oversubscribed()
+            with _torch_threads(1 if cpu else threads), blas_threads(1 if split else threads):
                 evals, evecs, info = _lanczos(L, mass, k, sigma, tol, seed, device, block, max_dim,
                                               power, threads, split)
         except _NotConverged as exc:
@@ -548,15 +659,21 @@ def laplacian_eigenbasis(
     elif method == "dense":
         evals, evecs, info = _dense(L, mass, k, device)
     evals = evals.to(device=device, dtype=torch.float64).clamp_min(0.0)
-    evecs = _fix_signs(evecs.to(device=device, dtype=torch.float64))
-    residuals = eigen_residuals(L, mass, evals, evecs).to(device)
+    evecs = evecs.to(device=device, dtype=torch.float64)
+    signs = _sign_flips(evecs)
+    evecs *= signs
+    L_evecs = info.pop("L_evecs", None)
+    if L_evecs is not None:
+        L_evecs *= signs.to(L_evecs.device)
+    residuals = eigen_residuals(L, mass, evals, evecs, L_evecs).to(device)
     if method == "lanczos" and float(residuals.max()) > RESIDUAL_FALLBACK * max(tol, 1e-12):
         log.warning("block Lanczos residual %.1e exceeds %.0e x tol; recomputing with ARPACK",
                     float(residuals.max()), RESIDUAL_FALLBACK)
         method = "arpack"
         evals, evecs, info = _arpack(L, mass, k, sigma, tol, seed)
         evals = evals.to(device=device, dtype=torch.float64).clamp_min(0.0)
-        evecs = _fix_signs(evecs.to(device=device, dtype=torch.float64))
+        evecs = evecs.to(device=device, dtype=torch.float64)
+        evecs *= _sign_flips(evecs)
         residuals = eigen_residuals(L, mass, evals, evecs).to(device)
     seconds = time.perf_counter() - t0
     info = {**info, "max_residual": float(residuals.max())}

@@ -16,13 +16,20 @@ import scipy.sparse as sp
 from meshtalk.geometry.topology import unique_edges
 
 
-def mesh_neighbors(n_verts: int, faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def mesh_neighbors(n_verts: int, faces: np.ndarray, *, edges: np.ndarray | None = None
+                   ) -> tuple[np.ndarray, np.ndarray]:
     """Directed neighbour pairs (i, j) along the mesh edges, both directions.
+
+    Args:
+        n_verts: V.
+        faces: (F, 3) triangles.
+        edges: (E, 2) their unique edges when the caller has them (see
+            :func:`meshtalk.geometry.topology.unique_edges`).
 
     Returns:
         src: (2E,) int64; dst: (2E,) int64.
     """
-    e = unique_edges(faces)
+    e = unique_edges(faces) if edges is None else edges
     return np.concatenate([e[:, 0], e[:, 1]]), np.concatenate([e[:, 1], e[:, 0]])
 
 

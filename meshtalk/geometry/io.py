@@ -165,8 +165,10 @@ def inspect_mesh(verts: np.ndarray, faces: np.ndarray | None) -> MeshReport:
         n_dup = int(np.count_nonzero((srt[1:] == srt[:-1]).all(axis=1)))
     used = np.zeros(n, bool)
     used[good.ravel()] = True
-    _, counts = edge_face_counts(good[~repeated])
-    n_comp, _ = connected_component_labels(n, good) if len(good) else (0, None)
+    edges, counts = edge_face_counts(good[~repeated])
+    if repeated.any():  # a face (a, a, b) has no manifold edge but still joins a and b
+        edges = None
+    n_comp, _ = connected_component_labels(n, good, edges=edges) if len(good) else (0, None)
     return MeshReport(
         n_verts=n,
         n_faces=len(faces),

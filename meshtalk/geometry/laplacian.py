@@ -138,7 +138,8 @@ def point_cloud_laplacian(
     return sp.csr_matrix(L, dtype=np.float64), np.asarray(M.diagonal(), dtype=np.float64)
 
 
-def choose_laplacian(verts: np.ndarray, faces: np.ndarray | None) -> str:
+def choose_laplacian(verts: np.ndarray, faces: np.ndarray | None, *,
+                     edge_counts: np.ndarray | None = None) -> str:
     """The Laplacian ``"auto"`` resolves to for this input.
 
     Point clouds get ``"pointcloud"``. Meshes get ``"cotan"`` only when they are clean: every edge
@@ -148,12 +149,14 @@ def choose_laplacian(verts: np.ndarray, faces: np.ndarray | None) -> str:
     Args:
         verts: (V, 3).
         faces: (F, 3) or None.
+        edge_counts: (E,) faces per edge when the caller has them (see
+            :func:`meshtalk.geometry.topology.edge_face_counts`).
     """
     if faces is None or len(faces) == 0:
         return "pointcloud"
     from meshtalk.geometry.topology import edge_face_counts
 
-    _, counts = edge_face_counts(faces)
+    counts = edge_face_counts(faces)[1] if edge_counts is None else edge_counts
     if counts.max(initial=0) > 2:
         return "robust"
     _, double_area = _triangle_geometry(np.asarray(verts, np.float64), np.asarray(faces, np.int64))

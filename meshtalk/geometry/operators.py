@@ -18,6 +18,7 @@ import dataclasses
 import logging
 import time
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +31,7 @@ from meshtalk.geometry.frames import mesh_vertex_normals, point_cloud_normals, t
 from meshtalk.geometry.gradients import gradient_operators, knn_neighbors, mesh_neighbors
 from meshtalk.geometry.io import validate_mesh
 from meshtalk.geometry.laplacian import LAPLACIANS, choose_laplacian, laplacian_and_mass
+from meshtalk.geometry.topology import edge_face_counts
 
 log = logging.getLogger(__name__)
 
@@ -225,7 +227,8 @@ def _compute(verts, faces, settings: OperatorSettings, *, device, name) -> Spect
                  name, int((~used).sum()))
         if len(v) < 4:
             raise MeshtalkError(f"{name}: only {len(v)} vertices belong to faces; a surface needs at least 4")
-    kind = settings.laplacian if settings.laplacian != "auto" else choose_laplacian(v, f)
+    edges, counts = edge_face_counts(f) if f is not None else (None, None)
+    kind = settings.laplacian if settings.laplacian != "auto" else choose_laplacian(v, f, edge_counts=counts)
     L, mass, kind = laplacian_and_mass(
         v, f, kind=kind, n_neighbors=settings.n_neighbors, mollify_factor=settings.mollify_factor
     )
@@ -235,22 +238,30 @@ def _compute(verts, faces, settings: OperatorSettings, *, device, name) -> Spect
         mass = np.maximum(mass, floor)
     t_lap = time.perf_counter()
     k = min(settings.k, len(v))
-    basis = laplacian_eigenbasis(L, mass, k, method=settings.eigen_method, tol=settings.tol, device=device)
-    t_eig = time.perf_counter()
-    if f is None:
-        normals = point_cloud_normals(v, settings.n_neighbors)
-        src, dst = knn_neighbors(v, settings.n_neighbors)
-    else:
-        normals = mesh_vertex_normals(v, f)
-        src, dst = mesh_neighbors(len(v), f)
-    frames = tangent_frames(normals)
-    gx, gy = gradient_operators(v, frames, src, dst)
+
+    def frames_and_gradients():
+        if f is None:
+            normals = point_cloud_normals(v, settings.n_neighbors)
+            src, dst = knn_neighbors(v, settings.n_neighbors)
+        else:
+            normals = mesh_vertex_normals(v, f)
+            src, dst = mesh_neighbors(len(v), f, edges=edges)
+        frames = tangent_frames(normals)
+        return (frames, *gradient_operators(v, frames, src, dst))
+
+    # Frames and gradients (numpy, mostly outside the GIL) run beside the eigensolve, whose
+    # sparse factorisation and solves keep only one core busy.
+    with ThreadPoolExecutor(1) as pool:
+        side = pool.submit(frames_and_gradients)
+        basis = laplacian_eigenbasis(L, mass, k, method=settings.eigen_method, tol=settings.tol, device=device)
+        t_eig = time.perf_counter()
+        frames, gx, gy = side.result()
     evecs = basis.evecs.cpu().numpy()
     if nearest is not None:
         mass, L, evecs, gx, gy, frames = _extend_passengers(n, used, nearest, mass, L, evecs, gx, gy, frames)
     t_end = time.perf_counter()
     log.info(
-        "%s: operators V=%d k=%d (%s Laplacian %.2fs, %s eigensolve %.2fs, frames+gradients %.2fs)",
+        "%s: operators V=%d k=%d (%s Laplacian %.2fs, %s eigensolve %.2fs, then %.2fs)",
         name, n, k, kind, t_lap - t0, basis.method, t_eig - t_lap, t_end - t_eig,
     )
     f32 = torch.float32

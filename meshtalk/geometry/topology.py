@@ -46,21 +46,24 @@ def edge_face_counts(faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.stack([keys // n, keys % n], axis=1), counts
 
 
-def vertex_adjacency(n_verts: int, faces: np.ndarray) -> sp.csr_matrix:
-    """Symmetric 0/1 vertex adjacency (V, V) of the mesh edges."""
-    edges = unique_edges(faces)
+def vertex_adjacency(n_verts: int, faces: np.ndarray, *, edges: np.ndarray | None = None) -> sp.csr_matrix:
+    """Symmetric 0/1 vertex adjacency (V, V) of the mesh edges (``edges`` (E, 2): the unique
+    edges of ``faces`` when the caller has them)."""
+    edges = unique_edges(faces) if edges is None else edges
     data = np.ones(2 * len(edges))
     rows = np.concatenate([edges[:, 0], edges[:, 1]])
     cols = np.concatenate([edges[:, 1], edges[:, 0]])
     return sp.csr_matrix((data, (rows, cols)), shape=(n_verts, n_verts))
 
 
-def connected_component_labels(n_verts: int, faces: np.ndarray) -> tuple[int, np.ndarray]:
+def connected_component_labels(n_verts: int, faces: np.ndarray, *, edges: np.ndarray | None = None
+                               ) -> tuple[int, np.ndarray]:
     """Connected components of the vertices that faces reference.
 
     Args:
         n_verts: V.
         faces: (F, 3).
+        edges: (E, 2) the unique edges of ``faces`` when the caller has them.
 
     Returns:
         n: number of components among referenced vertices; labels: (V,) int, -1 for
@@ -70,7 +73,7 @@ def connected_component_labels(n_verts: int, faces: np.ndarray) -> tuple[int, np
     used[np.asarray(faces, np.int64).ravel()] = True
     if not used.any():
         return 0, np.full(n_verts, -1)
-    _, labels = connected_components(vertex_adjacency(n_verts, faces), directed=False)
+    _, labels = connected_components(vertex_adjacency(n_verts, faces, edges=edges), directed=False)
     labels = labels.astype(np.int64)
     # relabel so that only referenced vertices count, labels 0..n-1
     uniq, inverse = np.unique(labels[used], return_inverse=True)
