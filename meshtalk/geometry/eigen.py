@@ -292,7 +292,7 @@ def _lanczos(
     t0 = time.perf_counter()
     solver = CholeskySolver(L + sigma * sp.diags(mass), threads=threads)
     t_factor = time.perf_counter() - t0
-    kern = _Kernels(n, b, device, threads if split_rows else 1)
+    kern = _Kernels(n, b, device, threads, split_rows)
     sqrt_m = torch.as_tensor(np.sqrt(mass), dtype=torch.float64, device=device)
 
     W_buf = torch.empty(b, n, dtype=torch.float64, device=device)
@@ -317,6 +317,7 @@ def _lanczos(
     n_passes = 0
     next_check = k + b // 2
     while True:
+        kern.refresh()
         Wt = apply_S(Qt[dim - b : dim])  # (b, V)
         basis = Qt[:dim]  # (dim, V)
         norm_before = kern.row_norms(Wt)
@@ -378,7 +379,7 @@ def _lanczos(
         "power": power,
         "factorization": solver.backend,
         "factor_seconds": t_factor,
-        "row_split": kern.parts > 1,
+        "row_split": kern.ever_split,
         "L_evecs": L_evecs,
     }
     return lam, evecs, info
@@ -391,35 +392,61 @@ class _Kernels:
     buffers: measured on the 2-core AMD machine of docs/benchmarks.md, torch's MKL build runs
     these short-and-wide products 1.5–3× slower and its small kernels pay for waking its
     OpenMP pool, which then fights OpenBLAS's for the cores (so the Lanczos loop runs torch
-    single-threaded). With ``parts > 1`` (cores oversubscribed) the big kernels are split over
-    vertex ranges across worker threads running single-threaded BLAS (the GIL is released inside
-    the products): thread pools that spin at every barrier lose badly when other jobs hold the
-    cores. On CUDA the kernels are torch operations. The caller sets the BLAS thread count
-    (single-threaded when ``parts > 1``).
+    single-threaded). When other jobs hold the cores (checked at every step, see
+    :meth:`refresh`) the big kernels are split over vertex ranges across worker threads running
+    single-threaded BLAS (the GIL is released inside the products) instead: thread pools that
+    spin at every barrier lose badly then (measured at 100k vertices beside one busy process on 2
+    cores: 15.5 s with BLAS threads, 8.9 s split). On CUDA the kernels are torch operations.
 
     Args:
         n: number of vertices V.
         b: block size.
         device: where the vectors live.
-        parts: worker threads for the big CPU kernels (1: BLAS's own threads).
+        threads: this process's thread budget.
+        split: start split (the caller has set BLAS single-threaded) or with BLAS threads.
     """
 
-    def __init__(self, n: int, b: int, device: torch.device, parts: int):
+    def __init__(self, n: int, b: int, device: torch.device, threads: int, split: bool):
         self.cuda = device.type != "cpu"
-        self.parts = 1 if self.cuda else max(1, min(parts, n // 4096 or 1))
-        bounds = np.linspace(0, n, self.parts + 1).astype(int)
+        self.threads = threads
+        parts = 1 if self.cuda else max(1, min(threads, n // 4096 or 1))
+        bounds = np.linspace(0, n, parts + 1).astype(int)
         self.slices = [slice(int(a), int(c)) for a, c in zip(bounds[:-1], bounds[1:])]
         self.pool = None
-        if self.parts > 1:
+        if parts > 1:
             from concurrent.futures import ThreadPoolExecutor
 
-            self.pool = ThreadPoolExecutor(self.parts)
+            self.pool = ThreadPoolExecutor(parts)
+        self.split = split and self.pool is not None
+        self.ever_split = self.split
+        self._calm = self._busy = 0
+        self._limiter = None
         if not self.cuda:
             self._tmp = np.empty((b, n))  # scratch block (b, V)
             self._cols = np.empty((n, b))  # a block as columns, for the sparse solve
 
-    def _map(self, fn) -> list:
+    def refresh(self) -> None:
+        """Switch between BLAS threads and the vertex split when other jobs take or free the
+        cores (checked once per Lanczos step: split after 2 busy checks in a row, back to BLAS
+        threads after 3 calm ones)."""
         if self.pool is None:
+            return
+        busy = _cores_oversubscribed(self.threads)
+        self._calm = 0 if busy else self._calm + 1
+        self._busy = self._busy + 1 if busy else 0
+        if busy == self.split or (not busy and self._calm < 3) or (busy and self._busy < 2):
+            return
+        from threadpoolctl import threadpool_limits
+
+        if self._limiter is not None:
+            self._limiter.restore_original_limits()
+        self.split = busy
+        self.ever_split |= busy
+        self._limiter = threadpool_limits(limits=1 if busy else self.threads, user_api="blas")
+        log.debug("lanczos: %s", "other jobs hold the cores; split kernels" if busy else "cores free again")
+
+    def _map(self, fn) -> list:
+        if not self.split:
             return [fn(slice(None))]
         return list(self.pool.map(fn, self.slices))
 
@@ -547,15 +574,46 @@ class _Kernels:
         return lam, torch.from_numpy(phi @ Tn), torch.from_numpy(L_phi @ Tn)
 
     def close(self) -> None:
+        if self._limiter is not None:
+            self._limiter.restore_original_limits()
         if self.pool is not None:
             self.pool.shutdown()
 
 
-def _cores_oversubscribed() -> bool:
-    """Whether other jobs hold the CPU: the 1-minute load average exceeds the core count by more
-    than this process's own threads could add."""
+def _other_runnable() -> int | None:
+    """Threads of other processes that are runnable right now (Linux ``/proc``), else None."""
     try:
-        return os.getloadavg()[0] > (os.cpu_count() or 1) + 1
+        with open("/proc/loadavg") as fh:
+            total = int(fh.read().split()[3].split("/")[0])
+        own = 0
+        for tid in os.listdir("/proc/self/task"):
+            try:
+                with open(f"/proc/self/task/{tid}/stat") as fh:
+                    own += fh.read().rsplit(")", 1)[1].split()[0] == "R"
+            except OSError:  # the thread ended meanwhile
+                pass
+        return max(0, total - own)
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _cores_oversubscribed(threads: int = 1, samples: int = 1) -> bool:
+    """Whether other jobs hold the cores this process's ``threads`` would need: other processes'
+    runnable threads right now (the fewest over ``samples`` reads 1 ms apart, so that a passing
+    blip does not count) leave fewer than ``threads`` cores free, or the 1-minute load average
+    exceeds the core count by more than this process's own threads could add."""
+    cores = os.cpu_count() or 1
+    others = _other_runnable()
+    for _ in range(samples - 1):
+        if not others:
+            break
+        time.sleep(0.001)
+        now = _other_runnable()
+        others = None if now is None else min(others, now)
+    if others is not None and others + threads > cores:
+        return True
+    try:
+        return os.getloadavg()[0] > cores + 1
     except OSError:  # pragma: no cover - no load average on this platform
         return False
 
@@ -647,7 +705,7 @@ def laplacian_eigenbasis(
             # jobs hold the cores, worker threads split the vertex range with single-threaded
             # BLAS instead (spinning pools lose badly there: ~14× at load ~10).
             cpu = device.type == "cpu"
-            split = cpu and threads > 1 and _cores_oversubscribed()
+            split = cpu and threads > 1 and _cores_oversubscribed(threads, samples=3)
             with _torch_threads(1 if cpu else threads), blas_threads(1 if split else threads):
                 evals, evecs, info = _lanczos(L, mass, k, sigma, tol, seed, device, block, max_dim,
                                               power, threads, split)

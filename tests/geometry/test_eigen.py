@@ -143,8 +143,9 @@ def test_loaded_machine_path_gives_the_same_basis(monkeypatch):
     old = torch.get_num_threads()
     torch.set_num_threads(2)
     try:
+        monkeypatch.setattr(eigen, "_cores_oversubscribed", lambda *a, **kw: False)
         plain = laplacian_eigenbasis(L, mass, 40, method="lanczos")
-        monkeypatch.setattr(eigen, "_cores_oversubscribed", lambda: True)
+        monkeypatch.setattr(eigen, "_cores_oversubscribed", lambda *a, **kw: True)
         split = laplacian_eigenbasis(L, mass, 40, method="lanczos")
     finally:
         torch.set_num_threads(old)
@@ -163,3 +164,28 @@ def test_reported_residuals_match_an_independent_recomputation():
     b = laplacian_eigenbasis(L, mass, 32, method="lanczos")
     fresh = eigen_residuals(L, mass, b.evals, b.evecs)
     np.testing.assert_allclose(b.residuals.numpy(), fresh.numpy(), rtol=1e-3, atol=1e-12)
+
+
+def test_kernels_switch_to_the_split_when_other_jobs_take_the_cores(monkeypatch):
+    # two busy checks in a row switch to the vertex split, three calm ones switch back
+    from meshtalk.geometry import eigen
+
+    busy = iter([True, True, False, False, True, False, False, False])
+    monkeypatch.setattr(eigen, "_cores_oversubscribed", lambda *a, **kw: next(busy))
+    kern = eigen._Kernels(10_000, 8, torch.device("cpu"), threads=2, split=False)
+    modes = []
+    for _ in range(8):
+        kern.refresh()
+        modes.append(kern.split)
+    kern.close()
+    assert modes == [False, True, True, True, True, True, True, False]
+    assert kern.ever_split
+
+
+def test_other_runnable_excludes_this_process_threads():
+    from meshtalk.geometry.eigen import _other_runnable
+
+    n = _other_runnable()
+    if n is None:
+        pytest.skip("no /proc on this platform")
+    assert n >= 0
