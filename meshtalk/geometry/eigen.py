@@ -363,13 +363,23 @@ def _lanczos(
     # rounding), so S y_i = Q (H z_i) + Q_next (R z_i[last block]) is the vector the solve would
     # return, for one more basis block in the final expansion. (θ_i y_i in place of Q H z_i
     # is not enough: the small asymmetry of H, from rounding, is large next to the smallest θ.)
-    # Then Rayleigh–Ritz with (L, M) itself: eigenvalues as Rayleigh quotients of the
-    # unshifted problem, M-orthonormal vectors consistent with them.
+    # Then Rayleigh–Ritz for the unshifted problem in span{y_i}, done in the small space:
+    # with A = M^{-1/2} L M^{-1/2} = S⁻¹ − σI, Q orthonormal, y_i = S z_i / θ_i and
+    # Zᵀ (Qᵀ S Q) Z = Θ, the two k×k matrices are Yᵀ Y = coefᵀ coef and
+    # Yᵀ A Y = Θ⁻¹ − σ·Yᵀ Y: no sparse product and no (V, k) product is needed before the one
+    # expansion of the final vectors, which come out M-orthonormal.
     coef = torch.cat([H[:dim, :dim] @ Z, R @ Z[dim - b : dim]]) / theta[None, :]  # (dim + b, k)
+    G = coef.T @ coef
+    Rg = torch.linalg.cholesky(0.5 * (G + G.T), upper=True)  # G = Rgᵀ Rg
+    inv = torch.linalg.solve_triangular(Rg, torch.eye(k, dtype=G.dtype, device=G.device), upper=True)
+    A = (inv.T / theta[None, :]) @ inv
+    lam, U = torch.linalg.eigh(0.5 * (A + A.T))
+    lam = lam - sigma
     # (the next block Qn already sits after the basis: the buffer has room for one more block)
-    Yt = kern.expand(coef.T.contiguous(), Qt[: dim + b])  # (k, V): rows M^{1/2} φ_i
+    Et = kern.expand((coef @ (inv @ U)).T.contiguous(), Qt[: dim + b])  # (k, V): rows M^{1/2} φ_i
     del Qt
-    lam, evecs, L_evecs = kern.rayleigh_ritz(L, sqrt_m, Yt)
+    evecs = kern.unscale_columns(Et, sqrt_m)  # (V, k)
+    L_evecs = torch.from_numpy(L @ evecs.cpu().numpy()).to(evecs.device)
     kern.close()
     info = {
         "solves": solver.n_solves,
@@ -536,42 +546,11 @@ class _Kernels:
             np.multiply(X.numpy().T, scale.numpy()[None, :], out=out.numpy())
         return out
 
-    def rayleigh_ritz(self, L: sp.csr_matrix, sqrt_m: torch.Tensor, Yt: torch.Tensor):
-        """Ritz pairs of (L, M) in the span of φ_i = M^{-1/2} y_i.
-
-        With G = Y ᵀY = Rgᵀ Rg (the M-Gram matrix of the φ) and B = Φᵀ L Φ, the Ritz vectors are
-        Φ T with T = Rg⁻¹ U, where U diagonalises Rg⁻ᵀ B Rg⁻¹: M-orthonormalisation and rotation
-        in one product, and L Φ T comes from L Φ by the same product.
-
-        Args:
-            L: (V, V) sparse.
-            sqrt_m: (V,) square roots of the mass.
-            Yt: (k, V) rows y_i.
-
-        Returns:
-            (k,) Rayleigh quotients ascending, (V, k) M-orthonormal vectors and (V, k) L times them.
-        """
-        eye = torch.eye(Yt.shape[0], dtype=Yt.dtype, device=Yt.device)
+    def unscale_columns(self, Et: torch.Tensor, sqrt_m: torch.Tensor) -> torch.Tensor:
+        """``(Et / s)ᵀ`` as a C-contiguous (V, k) for rows Et (k, V) and s (V,)."""
         if self.cuda:
-            G = Yt @ Yt.T
-            phi = (Yt / sqrt_m[None, :]).T.contiguous()
-            L_phi = torch.from_numpy(L @ phi.cpu().numpy()).to(Yt.device)
-            B = phi.T @ L_phi
-        else:
-            Y = Yt.numpy()
-            G = torch.from_numpy(Y @ Y.T)
-            phi = np.divide(Y.T, sqrt_m.numpy()[:, None])  # (V, k) C-contiguous
-            L_phi = L @ phi
-            B = torch.from_numpy(phi.T @ L_phi)
-        Rg = torch.linalg.cholesky(0.5 * (G + G.T), upper=True)
-        inv = torch.linalg.solve_triangular(Rg, eye, upper=True)  # Rg⁻¹
-        A = inv.T @ B @ inv
-        lam, U = torch.linalg.eigh(0.5 * (A + A.T))
-        T = inv @ U
-        if self.cuda:
-            return lam, phi @ T, L_phi @ T
-        Tn = T.numpy()
-        return lam, torch.from_numpy(phi @ Tn), torch.from_numpy(L_phi @ Tn)
+            return (Et / sqrt_m[None, :]).T.contiguous()
+        return torch.from_numpy(np.divide(Et.numpy().T, sqrt_m.numpy()[:, None]))
 
     def close(self) -> None:
         if self._limiter is not None:
