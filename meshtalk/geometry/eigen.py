@@ -209,15 +209,15 @@ def _sign_flips(evecs: torch.Tensor) -> torch.Tensor:
     return signs
 
 
-def eigen_residuals(L: sp.csr_matrix | None, mass: np.ndarray | torch.Tensor, evals, evecs,
-                    L_evecs=None) -> torch.Tensor:
+def eigen_residuals(L: sp.csr_matrix, mass: np.ndarray | torch.Tensor, evals, evecs) -> torch.Tensor:
     """Relative residuals ``‖Lφ − λMφ‖_{M^{-1}} / max(λ, 0.01·λ_K)`` of eigenpairs.
 
+    Computed over blocks of rows, so no (V, K) temporary is allocated.
+
     Args:
-        L: (V, V) sparse PSD (unused when ``L_evecs`` is given).
+        L: (V, V) sparse PSD.
         mass: (V,) > 0.
         evals: (K,); evecs: (V, K) M-orthonormal.
-        L_evecs: (V, K) ``L @ evecs`` when the caller has it already; it is overwritten.
 
     Returns:
         (K,) float64 tensor.
@@ -225,15 +225,16 @@ def eigen_residuals(L: sp.csr_matrix | None, mass: np.ndarray | torch.Tensor, ev
     phi = torch.as_tensor(evecs, dtype=torch.float64).cpu().numpy()
     lam = torch.as_tensor(evals, dtype=torch.float64).cpu().numpy()
     m = torch.as_tensor(mass, dtype=torch.float64).cpu().numpy()
-    if L_evecs is None:
-        r = _as_csr(L) @ phi
-    else:
-        r = torch.as_tensor(L_evecs, dtype=torch.float64).cpu().numpy()
-    tmp = np.multiply(phi, m[:, None])
-    tmp *= lam[None, :]
-    r -= tmp
-    r *= (1.0 / np.sqrt(m))[:, None]
-    norm = np.sqrt(np.einsum("vk,vk->k", r, r))
+    L = _as_csr(L)
+    sq = 0.0
+    rows = max(1, (1 << 20) // max(1, phi.shape[1]))  # 8 MB blocks
+    for lo in range(0, len(m), rows):
+        hi = min(len(m), lo + rows)
+        r = L[lo:hi] @ phi
+        r -= (phi[lo:hi] * m[lo:hi, None]) * lam[None, :]
+        r *= (1.0 / np.sqrt(m[lo:hi]))[:, None]
+        sq = sq + np.einsum("vk,vk->k", r, r)
+    norm = np.sqrt(sq)
     scale = np.maximum(lam, 0.01 * max(lam.max(initial=0.0), 1e-300))
     return torch.from_numpy(norm / scale)
 
@@ -289,13 +290,23 @@ def _lanczos(
     max_dim = int(min(n - 1, max_dim or (k + 14 * math.sqrt(b * k) + 2 * b)))
     if max_dim < k + b:
         raise _NotConverged("problem too small for block Lanczos")
+    kern = _Kernels(n, b, device, threads, split_rows)
+    W_buf = torch.empty(b, n, dtype=torch.float64, device=device)
+    # The basis is stored transposed, (dim, V) row-major, so that the leading `dim` vectors
+    # are one contiguous block for the BLAS-3 re-orthogonalisation; `out` receives the result.
+    Qt = torch.empty(max_dim + b, n, dtype=torch.float64, device=device)
+    out = torch.empty(n, k, dtype=torch.float64, device=device)
+    # First touches of fresh memory are slow (measured on this VM: 0.15–0.5 s per 320 MB), so the
+    # rows the loop will most likely use are touched by a side thread on the core that the
+    # single-threaded sparse factorisation leaves idle.
+    rows = min(max_dim + b, int(3.2 * k) + 4 * b)
+    prefault = kern.prefault([Qt[:rows], out, W_buf])
     t0 = time.perf_counter()
     solver = CholeskySolver(L + sigma * sp.diags(mass), threads=threads)
     t_factor = time.perf_counter() - t0
-    kern = _Kernels(n, b, device, threads, split_rows)
+    if prefault is not None:
+        prefault.join()
     sqrt_m = torch.as_tensor(np.sqrt(mass), dtype=torch.float64, device=device)
-
-    W_buf = torch.empty(b, n, dtype=torch.float64, device=device)
 
     def apply_S(Xt: torch.Tensor) -> torch.Tensor:  # rows (b, V) -> (S**power X)ᵀ, S = M^½(L+σM)⁻¹M^½
         for _ in range(power):
@@ -304,11 +315,9 @@ def _lanczos(
 
     gen = torch.Generator(device="cpu").manual_seed(seed)
     X = torch.randn(n, b, generator=gen, dtype=torch.float64).to(device)
-    # Every block of vectors is stored as rows: the basis Qt is (dim, V) row-major, so that the
-    # leading `dim` vectors are one contiguous matrix, and the block W as Wt (b, V). In this
-    # layout the re-orthogonalisation products are short-and-wide GEMMs, the fastest shape for
-    # BLAS here (measured: 2–3× faster than the (V, b) layout; benchmarks/operators.py).
-    Qt = torch.empty(max_dim + b, n, dtype=torch.float64, device=device)
+    # Every block of vectors is stored as rows: the basis Qt (dim, V) and the block Wt (b, V).
+    # In this layout the re-orthogonalisation products are short-and-wide GEMMs, the fastest
+    # shape for BLAS here (measured: 2–3× faster than the (V, b) layout).
     H = torch.zeros(max_dim + b, max_dim + b, dtype=torch.float64, device=device)
     kern.orthonormalize(X.T.contiguous(), out=Qt[:b])
     dim = b
@@ -376,10 +385,8 @@ def _lanczos(
     lam, U = torch.linalg.eigh(0.5 * (A + A.T))
     lam = lam - sigma
     # (the next block Qn already sits after the basis: the buffer has room for one more block)
-    Et = kern.expand((coef @ (inv @ U)).T.contiguous(), Qt[: dim + b])  # (k, V): rows M^{1/2} φ_i
-    del Qt
-    evecs = kern.unscale_columns(Et, sqrt_m)  # (V, k)
-    L_evecs = torch.from_numpy(L @ evecs.cpu().numpy()).to(evecs.device)
+    evecs = kern.expand(coef @ (inv @ U), Qt[: dim + b], out)  # (V, k): M^{1/2} φ_i
+    evecs /= sqrt_m[:, None]
     kern.close()
     info = {
         "solves": solver.n_solves,
@@ -390,7 +397,6 @@ def _lanczos(
         "factorization": solver.backend,
         "factor_seconds": t_factor,
         "row_split": kern.ever_split,
-        "L_evecs": L_evecs,
     }
     return lam, evecs, info
 
@@ -480,17 +486,31 @@ class _Kernels:
             W[:, sl] -= T[:, sl]
         self._map(work)
 
-    def expand(self, coef_t: torch.Tensor, basis: torch.Tensor) -> torch.Tensor:
-        """``coef_t @ basis`` for coef_t (k, d), basis (d, V) -> (k, V)."""
+    def expand(self, coef: torch.Tensor, basis: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+        """``out = basisᵀ @ coef`` for coef (d, k), basis (d, V), out (V, k)."""
         if self.cuda:
-            return coef_t @ basis
-        B, C = basis.numpy(), coef_t.numpy()
-        out = np.empty((C.shape[0], B.shape[1]))
+            return torch.matmul(basis.T, coef, out=out)
+        B, C, O = basis.numpy(), coef.numpy(), out.numpy()
 
         def work(sl):
-            np.matmul(C, B[:, sl], out=out[:, sl])
+            np.matmul(B[:, sl].T, C, out=O[sl])
         self._map(work)
-        return torch.from_numpy(out)
+        return out
+
+    def prefault(self, buffers: list[torch.Tensor]) -> threading.Thread | None:
+        """Touch every page of the CPU ``buffers`` (overwritten) in a side thread; returns it."""
+        if self.cuda:
+            return None
+
+        def touch():
+            for t in buffers:
+                flat = t.numpy().reshape(-1)
+                for i in range(0, flat.size, 1 << 20):
+                    flat[i : i + (1 << 20)] = 0.0
+
+        thread = threading.Thread(target=touch, daemon=True)
+        thread.start()
+        return thread
 
     def row_norms(self, Wt: torch.Tensor) -> torch.Tensor:
         """(b,) Euclidean norms of the rows of Wt (b, V)."""
@@ -545,12 +565,6 @@ class _Kernels:
         else:
             np.multiply(X.numpy().T, scale.numpy()[None, :], out=out.numpy())
         return out
-
-    def unscale_columns(self, Et: torch.Tensor, sqrt_m: torch.Tensor) -> torch.Tensor:
-        """``(Et / s)ᵀ`` as a C-contiguous (V, k) for rows Et (k, V) and s (V,)."""
-        if self.cuda:
-            return (Et / sqrt_m[None, :]).T.contiguous()
-        return torch.from_numpy(np.divide(Et.numpy().T, sqrt_m.numpy()[:, None]))
 
     def close(self) -> None:
         if self._limiter is not None:
@@ -699,10 +713,7 @@ def laplacian_eigenbasis(
     evecs = evecs.to(device=device, dtype=torch.float64)
     signs = _sign_flips(evecs)
     evecs *= signs
-    L_evecs = info.pop("L_evecs", None)
-    if L_evecs is not None:
-        L_evecs *= signs.to(L_evecs.device)
-    residuals = eigen_residuals(L, mass, evals, evecs, L_evecs).to(device)
+    residuals = eigen_residuals(L, mass, evals, evecs).to(device)
     if method == "lanczos" and float(residuals.max()) > RESIDUAL_FALLBACK * max(tol, 1e-12):
         log.warning("block Lanczos residual %.1e exceeds %.0e x tol; recomputing with ARPACK",
                     float(residuals.max()), RESIDUAL_FALLBACK)
