@@ -130,12 +130,14 @@ class MeshReport:
         return "\n".join(lines)
 
 
-def inspect_mesh(verts: np.ndarray, faces: np.ndarray | None) -> MeshReport:
+def inspect_mesh(verts: np.ndarray, faces: np.ndarray | None, *, topology: bool = True) -> MeshReport:
     """Diagnose a mesh or point cloud.
 
     Args:
         verts: (V, 3) positions.
         faces: (F, 3) int triangles or None.
+        topology: count duplicate faces, components, boundary and non-manifold edges and
+            vertices (the costly part; 0 when False).
 
     Returns:
         A :class:`MeshReport`; never raises on bad content (that is what it reports).
@@ -158,17 +160,21 @@ def inspect_mesh(verts: np.ndarray, faces: np.ndarray | None) -> MeshReport:
     tiny = 1e-12 * max(float(area.mean()) if len(area) else 0.0, np.finfo(float).tiny)
     degenerate = repeated | (area <= tiny)
     n_dup = 0
-    if len(good):
+    if len(good) and topology:
         srt = np.sort(good, axis=1)
         order = np.lexsort((srt[:, 2], srt[:, 1], srt[:, 0]))
         srt = srt[order]
         n_dup = int(np.count_nonzero((srt[1:] == srt[:-1]).all(axis=1)))
     used = np.zeros(n, bool)
     used[good.ravel()] = True
-    edges, counts = edge_face_counts(good[~repeated])
-    if repeated.any():  # a face (a, a, b) has no manifold edge but still joins a and b
-        edges = None
-    n_comp, _ = connected_component_labels(n, good, edges=edges) if len(good) else (0, None)
+    counts = np.zeros(0, np.int64)
+    n_comp = n_nonmanifold_verts = 0
+    if topology and len(good):
+        edges, counts = edge_face_counts(good[~repeated])
+        if repeated.any():  # a face (a, a, b) has no manifold edge but still joins a and b
+            edges = None
+        n_comp, _ = connected_component_labels(n, good, edges=edges)
+        n_nonmanifold_verts = nonmanifold_vertex_count(n, good[~repeated])
     return MeshReport(
         n_verts=n,
         n_faces=len(faces),
@@ -182,12 +188,13 @@ def inspect_mesh(verts: np.ndarray, faces: np.ndarray | None) -> MeshReport:
         n_components=int(n_comp),
         n_boundary_edges=int((counts == 1).sum()),
         n_nonmanifold_edges=int((counts > 2).sum()),
-        n_nonmanifold_verts=nonmanifold_vertex_count(n, good[~repeated]) if len(good) else 0,
+        n_nonmanifold_verts=n_nonmanifold_verts,
         surface_area=float(area.sum()),
     )
 
 
-def validate_mesh(verts: np.ndarray, faces: np.ndarray | None, *, name: str = "mesh") -> MeshReport:
+def validate_mesh(verts: np.ndarray, faces: np.ndarray | None, *, name: str = "mesh",
+                  topology: bool = True) -> MeshReport:
     """Raise a one-line :class:`MeshtalkError` for input no operator can be computed on.
 
     Fatal: no or too few vertices (< 4), NaN/inf coordinates, face indices out of range,
@@ -197,6 +204,9 @@ def validate_mesh(verts: np.ndarray, faces: np.ndarray | None, *, name: str = "m
         verts: (V, 3) positions.
         faces: (F, 3) triangles or None.
         name: how to call the input in messages (usually the file name).
+        topology: also count what is only reported, never fatal (duplicate faces, components,
+            boundary and non-manifold edges and vertices); without it those counts are 0 and
+            nothing is logged (the fatal checks are the same).
     """
     v = np.asarray(verts)
     if v.ndim != 2 or v.shape[-1] != 3:
@@ -207,7 +217,7 @@ def validate_mesh(verts: np.ndarray, faces: np.ndarray | None, *, name: str = "m
             raise MeshtalkError(f"{name}: faces must have shape (F, 3) triangles, got {f.shape}")
         if len(f) and not np.issubdtype(f.dtype, np.integer):
             raise MeshtalkError(f"{name}: face indices must be integers, got {f.dtype}")
-    report = inspect_mesh(v, faces)
+    report = inspect_mesh(v, faces, topology=topology)
     if report.n_verts == 0:
         raise MeshtalkError(f"{name}: no vertices")
     if report.n_nonfinite_verts:
@@ -225,8 +235,9 @@ def validate_mesh(verts: np.ndarray, faces: np.ndarray | None, *, name: str = "m
         raise MeshtalkError(f"{name}: all vertices coincide")
     if report.n_faces and report.n_degenerate_faces == report.n_faces:
         raise MeshtalkError(f"{name}: all {report.n_faces} faces are degenerate (zero area)")
-    for problem in report.problems():
-        log.info("%s: %s", name, problem)
+    if topology:
+        for problem in report.problems():
+            log.info("%s: %s", name, problem)
     return report
 
 

@@ -29,7 +29,7 @@ from meshtalk.errors import MeshtalkError
 from meshtalk.geometry.eigen import check_memory, laplacian_eigenbasis
 from meshtalk.geometry.frames import mesh_vertex_normals, point_cloud_normals, tangent_frames
 from meshtalk.geometry.gradients import gradient_operators, knn_neighbors, mesh_neighbors
-from meshtalk.geometry.io import validate_mesh
+from meshtalk.geometry.io import inspect_mesh, validate_mesh
 from meshtalk.geometry.laplacian import LAPLACIANS, choose_laplacian, laplacian_and_mass
 from meshtalk.geometry.topology import edge_face_counts
 
@@ -189,7 +189,8 @@ def compute_operators(
     faces = None if faces is None or len(faces) == 0 else np.ascontiguousarray(faces, dtype=np.int64)
     if verts.ndim == 2:
         check_memory(len(verts), settings.k, name=name)  # refuse a huge scan before any heavy work
-    validate_mesh(verts, faces, name=name)
+    # fatal checks only here; what is merely reported is logged beside the eigensolve
+    validate_mesh(verts, faces, name=name, topology=False)
     store = None
     if cache is not None and cache is not False:
         from meshtalk.geometry.cache import OperatorCache
@@ -240,6 +241,9 @@ def _compute(verts, faces, settings: OperatorSettings, *, device, name) -> Spect
     k = min(settings.k, len(v))
 
     def frames_and_gradients():
+        if log.isEnabledFor(logging.INFO):
+            for problem in inspect_mesh(verts, faces).problems():
+                log.info("%s: %s", name, problem)
         if f is None:
             normals = point_cloud_normals(v, settings.n_neighbors)
             src, dst = knn_neighbors(v, settings.n_neighbors)
