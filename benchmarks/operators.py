@@ -225,6 +225,9 @@ def main() -> None:
     ap.add_argument("--diffusion-net", metavar="DIR",
                     help="also time DiffusionNet's own compute_operators from a checkout (its src/ folder)")
     ap.add_argument("--one", nargs=4, help=argparse.SUPPRESS)
+    ap.add_argument("--repeat", type=int, default=1,
+                    help="time the reference and meshtalk runs this many times each, interleaved, and report "
+                         "the median wall time and the ratio of medians (DiffusionNet's own code: once)")
     ap.add_argument("--no-report", action="store_true", help="print only; do not write docs/benchmarks.md")
     args = ap.parse_args()
     if args.one:
@@ -236,23 +239,34 @@ def main() -> None:
     runs = ["reference", "meshtalk"] + [f"meshtalk:{m}" for m in args.methods]
     dn = f"diffusion-net={Path(args.diffusion_net).resolve()}" if args.diffusion_net else None
     rows = []
+    repeat = max(1, args.repeat)
     with tempfile.TemporaryDirectory() as tmp:
-        bar = tqdm(total=len(args.sizes) * (len(runs) + bool(dn)), desc="operators", unit="run")
+        bar = tqdm(total=len(args.sizes) * (len(runs) * repeat + bool(dn)), desc="operators", unit="run")
         for n in args.sizes:
-            results = {}
-            for which in runs + ([dn] if dn else []):
-                bar.set_postfix_str(f"{which.split('=')[0]} V={n}")
-                results[which] = measure(which, n, args.k, Path(tmp))
+            results: dict[str, list[dict]] = {}
+            for _ in range(repeat):  # interleaved, so a slow spell of the machine hits every method
+                for which in runs:
+                    bar.set_postfix_str(f"{which} V={n}")
+                    results.setdefault(which, []).append(measure(which, n, args.k, Path(tmp)))
+                    bar.update()
+            if dn:
+                bar.set_postfix_str(f"diffusion-net V={n}")
+                results[dn] = [measure(dn, n, args.k, Path(tmp))]
                 bar.update()
-            ref = results["reference"]
-            dn_s = results[dn]["seconds"] if dn else float("nan")
+            walls = {w: [r["seconds"] for r in rs] for w, rs in results.items()}
+            ref = results["reference"][0]
+            ref_s = float(np.median(walls["reference"]))
+            dn_s = walls[dn][0] if dn else float("nan")
             for which in runs[1:]:
-                r = results[which]
+                r = results[which][0]
+                ms = float(np.median(walls[which]))
                 rel, cos = compare(r, ref, args.k)
-                rows.append((n, which, ref["seconds"], dn_s, r["seconds"], ref["cpu_seconds"], r["cpu_seconds"],
-                             ref["peak_bytes"], r["peak_bytes"], rel, cos, r["residual"]))
-                tqdm.write(f"V={n:>7} {which:<18} ref {ref['seconds']:7.2f}s  DiffusionNet {dn_s:7.2f}s  "
-                           f"ours {r['seconds']:7.2f}s  x{ref['seconds'] / r['seconds']:.1f}  eig err {rel:.1e}  "
+                rows.append((n, which, ref_s, dn_s, ms, float(np.median([x["cpu_seconds"] for x in results["reference"]])),
+                             float(np.median([x["cpu_seconds"] for x in results[which]])),
+                             ref["peak_bytes"], r["peak_bytes"], rel, cos, r["residual"],
+                             (min(walls["reference"]), max(walls["reference"])), (min(walls[which]), max(walls[which]))))
+                tqdm.write(f"V={n:>7} {which:<18} ref {ref_s:7.2f}s {walls['reference']}  DiffusionNet {dn_s:7.2f}s  "
+                           f"ours {ms:7.2f}s {walls[which]}  x{ref_s / ms:.1f}  eig err {rel:.1e}  "
                            f"cos {cos:.6f}  res {r['residual']:.1e}")
         bar.close()
     gib = 2.0**30
@@ -262,6 +276,7 @@ def main() -> None:
         "",
         f"Command: `python benchmarks/operators.py --sizes {' '.join(map(str, args.sizes))} -k {args.k}"
         + (f" --methods {' '.join(args.methods)}" if args.methods else "")
+        + (f" --repeat {repeat}" if repeat > 1 else "")
         + (" --diffusion-net DIR" if dn else "") + "`",
         "",
         f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, CPU only. "
@@ -273,15 +288,21 @@ def main() -> None:
         + ("; *DiffusionNet*: its own code, imported from a checkout outside meshtalk" if dn else "")
         + ". Eigenvalue error: max over i ≥ 1 of |λ − λ_ref| / λ_ref. Subspace: cosine of the largest "
         f"principal angle between our first {args.k - 8} modes and the reference's {args.k} (1 = inside). "
-        f"Load average at the end of the run: {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} (1/5/15 min).",
+        f"Load average at the end of the run: {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} (1/5/15 min)."
+        + (f" Reference and meshtalk were each run {repeat} times, interleaved: wall and CPU times are medians, "
+           "the range in brackets is min–max, the speed-up is the ratio of the medians." if repeat > 1 else ""),
         "",
         "| vertices | meshtalk run | reference wall s | " + ("DiffusionNet wall s | " if dn else "")
         + "meshtalk wall s | speed-up (wall) | " + ("vs DiffusionNet | " if dn else "")
         + "reference CPU s | meshtalk CPU s | ref peak GiB | meshtalk peak GiB | eigenvalue rel. error | subspace cos | max residual |",
         "|---:|---|---:|" + ("---:|" if dn else "") + "---:|---:|" + ("---:|" if dn else "") + "---:|---:|---:|---:|---:|---:|---:|",
     ]
-    for n, which, rs, ds, ms, rc, mc, rp, mp, rel, cos, res in rows:
-        lines.append(f"| {n:,} | {which} | {rs:.2f} | " + (f"{ds:.2f} | " if dn else "") + f"{ms:.2f} | **{rs / ms:.1f}×** | "
+    def fmt(x: float, rng: tuple[float, float]) -> str:
+        return f"{x:.2f}" + (f" [{rng[0]:.2f}–{rng[1]:.2f}]" if repeat > 1 else "")
+
+    for n, which, rs, ds, ms, rc, mc, rp, mp, rel, cos, res, r_rng, m_rng in rows:
+        lines.append(f"| {n:,} | {which} | {fmt(rs, r_rng)} | " + (f"{ds:.2f} | " if dn else "")
+                     + f"{fmt(ms, m_rng)} | **{rs / ms:.1f}×** | "
                      + (f"**{ds / ms:.1f}×** | " if dn else "")
                      + f"{rc:.1f} | {mc:.1f} | {rp / gib:.2f} | {mp / gib:.2f} | {rel:.1e} | {cos:.6f} | {res:.1e} |")
     text = "\n".join(lines)
