@@ -8,9 +8,9 @@ Methods (``laplacian_eigenbasis(..., method=...)``):
     sparse Cholesky factor (CHOLMOD, via ``cholespy``); everything else — re-orthogonalisation,
     Rayleigh–Ritz, the final rotation — is dense BLAS-3: numpy's BLAS on the CPU (blocks stored
     as rows, the fastest layout there), torch on a CUDA GPU. This is ARPACK's algorithm
-    (shift-invert Lanczos) with ARPACK's two costs removed: SuperLU's fill-in on an SPD matrix (CHOLMOD has about half the fill and 10×
-    faster solves), and the one-vector-at-a-time, memory-bound (BLAS-2) re-orthogonalisation
-    and restarts. Convergence of every wanted Ritz pair is checked with the Lanczos residual
+    (shift-invert Lanczos) with ARPACK's two costs removed: SuperLU's fill-in on an SPD matrix
+    (CHOLMOD has about half the fill and 10× faster solves), and the one-vector-at-a-time,
+    memory-bound (BLAS-2) re-orthogonalisation and restarts. Convergence of every wanted Ritz pair is checked with the Lanczos residual
     bound, and the final residuals ``‖Lφ − λMφ‖`` are computed explicitly.
 ``"arpack"``
     ``scipy.sparse.linalg.eigsh`` in shift-invert mode with the same Cholesky solve: the
