@@ -60,6 +60,9 @@ REORTH_RATIO = 1e-3
 #: tolerance the eigenbasis is recomputed with ARPACK (never seen after the final
 #: inverse-iteration step, kept as a guarantee)
 RESIDUAL_FALLBACK = 1e3
+#: run the Lanczos kernels as torch operations even on the CPU (the GPU code path; tests set it
+#: so that CI, which has no GPU, exercises that path)
+_TORCH_KERNELS = False
 
 
 @dataclasses.dataclass(frozen=True)
@@ -425,9 +428,10 @@ class _Kernels:
     """
 
     def __init__(self, n: int, b: int, device: torch.device, threads: int, split: bool):
-        self.cuda = device.type != "cpu"
+        # torch kernels on a GPU (and, for tests, on the CPU when _TORCH_KERNELS is set)
+        self.torch_ops = device.type != "cpu" or _TORCH_KERNELS
         self.threads = threads
-        parts = 1 if self.cuda else max(1, min(threads, n // 4096 or 1))
+        parts = 1 if self.torch_ops else max(1, min(threads, n // 4096 or 1))
         bounds = np.linspace(0, n, parts + 1).astype(int)
         self.slices = [slice(int(a), int(c)) for a, c in zip(bounds[:-1], bounds[1:])]
         self.pool = None
@@ -439,7 +443,7 @@ class _Kernels:
         self.ever_split = self.split
         self._calm = self._busy = 0
         self._limiter = None
-        if not self.cuda:
+        if not self.torch_ops:
             self._tmp = np.empty((b, n))  # scratch block (b, V)
             self._cols = np.empty((n, b))  # a block as columns, for the sparse solve
 
@@ -470,7 +474,7 @@ class _Kernels:
 
     def project(self, basis: torch.Tensor, Wt: torch.Tensor) -> torch.Tensor:
         """``Wt @ basisᵀ`` for Wt (b, V), basis (d, V) -> (b, d)."""
-        if self.cuda:
+        if self.torch_ops:
             return Wt @ basis.T
         B, W = basis.numpy(), Wt.numpy()
         parts = self._map(lambda sl: W[:, sl] @ B[:, sl].T)
@@ -478,7 +482,7 @@ class _Kernels:
 
     def subtract(self, Wt: torch.Tensor, Ct: torch.Tensor, basis: torch.Tensor) -> None:
         """In place ``Wt -= Ct @ basis`` for Wt (b, V), Ct (b, d), basis (d, V)."""
-        if self.cuda:
+        if self.torch_ops:
             Wt.sub_(Ct @ basis)
             return
         B, W, C, T = basis.numpy(), Wt.numpy(), Ct.numpy(), self._tmp
@@ -490,7 +494,7 @@ class _Kernels:
 
     def expand(self, coef: torch.Tensor, basis: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
         """``out = basisᵀ @ coef`` for coef (d, k), basis (d, V), out (V, k)."""
-        if self.cuda:
+        if self.torch_ops:
             return torch.matmul(basis.T, coef, out=out)
         B, C, O = basis.numpy(), coef.numpy(), out.numpy()
 
@@ -501,7 +505,7 @@ class _Kernels:
 
     def prefault(self, buffers: list[torch.Tensor]) -> threading.Thread | None:
         """Touch every page of the CPU ``buffers`` (overwritten) in a side thread; returns it."""
-        if self.cuda:
+        if self.torch_ops:
             return None
 
         def touch():
@@ -516,7 +520,7 @@ class _Kernels:
 
     def row_norms(self, Wt: torch.Tensor) -> torch.Tensor:
         """(b,) Euclidean norms of the rows of Wt (b, V)."""
-        if self.cuda:
+        if self.torch_ops:
             return torch.linalg.norm(Wt, dim=1)
         W = Wt.numpy()
         return torch.from_numpy(np.sqrt(np.einsum("bv,bv->b", W, W)))
@@ -533,11 +537,11 @@ class _Kernels:
             numerically singular.
         """
         eye = torch.eye(Wt.shape[0], dtype=Wt.dtype, device=Wt.device)
-        scratch = torch.empty_like(Wt) if self.cuda else torch.from_numpy(self._tmp)
+        scratch = torch.empty_like(Wt) if self.torch_ops else torch.from_numpy(self._tmp)
         R_total = None
         src = Wt
         for dst in (scratch, out):
-            G = src @ src.T if self.cuda else torch.from_numpy(src.numpy() @ src.numpy().T)
+            G = src @ src.T if self.torch_ops else torch.from_numpy(src.numpy() @ src.numpy().T)
             R, info = torch.linalg.cholesky_ex(G, upper=True)
             if int(info) != 0 or not torch.isfinite(R).all():
                 Q, R = torch.linalg.qr(Wt.T)
@@ -545,7 +549,7 @@ class _Kernels:
                 return R
             # Qt ← R⁻ᵀ Qt through the small (b, b) inverse: one product, not a wide triangular solve
             inv_t = torch.linalg.solve_triangular(R, eye, upper=True).T.contiguous()
-            if self.cuda:
+            if self.torch_ops:
                 torch.matmul(inv_t, src, out=dst)
             else:
                 np.matmul(inv_t.numpy(), src.numpy(), out=dst.numpy())
@@ -555,14 +559,14 @@ class _Kernels:
 
     def to_columns(self, Xt: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
         """``(Xt * s)ᵀ``: rows (b, V) scaled along V by s (V,), as a C-contiguous (V, b)."""
-        if self.cuda:
+        if self.torch_ops:
             return (Xt * scale[None, :]).T.contiguous()
         np.multiply(Xt.numpy().T, scale.numpy()[:, None], out=self._cols)
         return torch.from_numpy(self._cols)
 
     def to_rows(self, X: torch.Tensor, scale: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
         """``out = (X * s)ᵀ``: columns (V, b) scaled along V by s (V,), as rows (b, V)."""
-        if self.cuda:
+        if self.torch_ops:
             out.copy_((X * scale[:, None]).T)
         else:
             np.multiply(X.numpy().T, scale.numpy()[None, :], out=out.numpy())
