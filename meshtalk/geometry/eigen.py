@@ -449,14 +449,14 @@ class _Kernels:
 
     def refresh(self) -> None:
         """Switch between BLAS threads and the vertex split when other jobs take or free the
-        cores (checked once per Lanczos step: split after 2 busy checks in a row, back to BLAS
-        threads after 3 calm ones)."""
+        cores (checked once per Lanczos step: split after 3 busy checks in a row, so that a
+        passing shell command does not count, back to BLAS threads after 3 calm ones)."""
         if self.pool is None:
             return
         busy = _cores_oversubscribed(self.threads)
         self._calm = 0 if busy else self._calm + 1
         self._busy = self._busy + 1 if busy else 0
-        if busy == self.split or (not busy and self._calm < 3) or (busy and self._busy < 2):
+        if busy == self.split or (not busy and self._calm < 3) or (busy and self._busy < 3):
             return
         from threadpoolctl import threadpool_limits
 
