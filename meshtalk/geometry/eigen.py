@@ -33,6 +33,7 @@ import math
 import os
 import threading
 import time
+from collections.abc import Callable
 
 import numpy as np
 import scipy.sparse as sp
@@ -303,12 +304,11 @@ def _lanczos(
     # rows the loop will most likely use are touched by a side thread on the core that the
     # single-threaded sparse factorisation leaves idle.
     rows = min(max_dim + b, int(3.2 * k) + 4 * b)
-    prefault = kern.prefault([Qt[:rows], out, W_buf])
+    stop_prefault = kern.prefault([W_buf, Qt[:rows], out])
     t0 = time.perf_counter()
     solver = CholeskySolver(L + sigma * sp.diags(mass), threads=threads)
     t_factor = time.perf_counter() - t0
-    if prefault is not None:
-        prefault.join()
+    stop_prefault()  # never wait for it: what it has not reached is touched by the loop
     sqrt_m = torch.as_tensor(np.sqrt(mass), dtype=torch.float64, device=device)
 
     def apply_S(Xt: torch.Tensor) -> torch.Tensor:  # rows (b, V) -> (S**power X)ᵀ, S = M^½(L+σM)⁻¹M^½
@@ -503,20 +503,32 @@ class _Kernels:
         self._map(work)
         return out
 
-    def prefault(self, buffers: list[torch.Tensor]) -> threading.Thread | None:
-        """Touch every page of the CPU ``buffers`` (overwritten) in a side thread; returns it."""
+    def prefault(self, buffers: list[torch.Tensor]) -> Callable[[], None]:
+        """Touch the pages of the CPU ``buffers`` (overwritten with zeros), in order, in a side thread.
+
+        Returns:
+            ``stop()``: ends the side thread after its current 8 MB chunk and waits for it;
+            whatever is left untouched is faulted in by its first real use.
+        """
         if self.torch_ops:
-            return None
+            return lambda: None
+        halt = threading.Event()
 
         def touch():
             for t in buffers:
                 flat = t.numpy().reshape(-1)
                 for i in range(0, flat.size, 1 << 20):
+                    if halt.is_set():
+                        return
                     flat[i : i + (1 << 20)] = 0.0
 
         thread = threading.Thread(target=touch, daemon=True)
         thread.start()
-        return thread
+
+        def stop():
+            halt.set()
+            thread.join()
+        return stop
 
     def row_norms(self, Wt: torch.Tensor) -> torch.Tensor:
         """(b,) Euclidean norms of the rows of Wt (b, V)."""
