@@ -324,6 +324,44 @@ def load_matching(module: torch.nn.Module, tensors: dict[str, torch.Tensor], pre
     return sorted(k for k in own if k not in take and (not prefixes or k.startswith(prefixes)))
 
 
+GEOMETRY_PARTS = ("geometry_encoder.", "decoder.", "fusion.geometry.")
+
+
+def blend_geometry(source: Path, target: Path, alpha: float, out: Path, work: Path) -> None:
+    """OUT = ``target`` with its geometry side (encoder, decoder, fusion's geometry input) replaced by
+    ``alpha * source + (1 - alpha) * target`` (a weight average of two runs of the same geometry
+    network; the audio side stays ``target``'s). Used to pull a fine-tuned decoder part of the way
+    back towards the one that generalises across meshings; appends a run to the work summary."""
+    from meshtalk.model.checkpoint import checkpoint_metadata, load_model, read_checkpoint, save_model
+
+    if not 0.0 <= alpha <= 1.0:
+        raise MeshtalkError(f"--blend-alpha must be in [0, 1], got {alpha}")
+    model = load_model(target)
+    _, src, _ = read_checkpoint(source)
+    state = model.state_dict()
+    n = 0
+    for k, v in src.items():
+        if k.startswith(GEOMETRY_PARTS) and k in state and state[k].shape == v.shape:
+            state[k] = alpha * v + (1.0 - alpha) * state[k]
+            n += 1
+    if n == 0:
+        raise MeshtalkError(f"--blend-geometry: no geometry tensor of {source} matches {target}")
+    model.load_state_dict(state)
+    meta = {k: v for k, v in checkpoint_metadata(target).items()
+            if isinstance(v, str) and k not in ("meshtalk_format", "meshtalk_version")}
+    meta["blend"] = f"geometry {alpha:g} x {source.name} + {1 - alpha:g} x {target}"
+    out.mkdir(parents=True, exist_ok=True)
+    save_model(model.eval(), out / "model.safetensors", metadata=meta)
+    summary = work / "train_summary.json"
+    if summary.is_file():
+        info = json.loads(summary.read_text())
+        if not any(r.get("blend") for r in info.get("runs", [])):
+            stage = max([int(r.get("stage", 0)) for r in info.get("runs", [])] or [0]) + 1
+            info["runs"].append({"steps": 0, "minutes": 0.0, "lr": 0, "stage": stage, "blend": meta["blend"]})
+            summary.write_text(json.dumps(info, indent=1))
+    logger.info("blended %d geometry tensors (alpha %g) into %s", n, alpha, out / "model.safetensors")
+
+
 def aux_path(model_path: Path) -> Path:
     """Where the auxiliary phone/articulation heads of a checkpoint live: ``NAME.aux.safetensors``."""
     return model_path.with_name(model_path.name.replace(".safetensors", "") + ".aux.safetensors")
@@ -591,7 +629,8 @@ def train(cfg: dict, work: Path, out: Path, minutes: float | None, init: Path | 
                      (work / "train_summary.json").is_file() else []) + [{"steps": step, "minutes": round(train_minutes, 2), "lr": lr0,
                       "init": str(init) if init is not None else None, "select_on": select_on,
                       **({"init_audio": str(init_audio)} if init_audio is not None else {}),
-                      **({"stage": int(tcfg["stage"])} if "stage" in tcfg else {})}],
+                      **({"stage": int(tcfg["stage"])} if "stage" in tcfg else {}),
+                      "clock": str(tcfg.get("clock", "wall")), "wall_minutes": round((time.time() - wall_start) / 60, 2)}],
             "best_val_vertex_l2_canonical": best[0], "select_on": select_on,
             "data_minutes": round((wall_start - t0) / 60, 2), "clock": str(tcfg.get("clock", "wall")),
             "wall_minutes": round((time.time() - wall_start) / 60, 2), "train_sequences": len(train_set),
@@ -809,7 +848,10 @@ def write_card(card: Path, cfg: dict, result: dict, config_path: Path, out: Path
     text = CARD_TEMPLATE.format(
         size=size, corpus=cfg["corpus"], model=cfg["model"], train=cfg["train"], config=rel,
         steps=tr.get("steps", "?"), minutes=tr.get("train_minutes", "?"), params=tr.get("parameters", "?"),
-        runs=", ".join(f"{r['steps']} steps / {r['minutes']} min at lr {r.get('lr', '?')}" for r in tr.get("runs", [])),
+        runs=", ".join(f"{('stage %s: ' % r['stage']) if 'stage' in r else ''}" + (
+            "a weight average, no training" if r.get("blend") else
+            f"{r['steps']} steps / {r['minutes']} {'CPU ' if r.get('clock') == 'cpu' else ''}min at lr {r.get('lr', '?')}")
+            for r in tr.get("runs", [])),
         commands=_commands(tr, out.resolve().relative_to(REPO) if out.resolve().is_relative_to(REPO) else out, rel),
         train_sequences=tr.get("train_sequences", "?"), heads=", ".join(tr.get("train_heads", [])),
         meshings=cfg["meshings"], table=table(groups), gains=result["loudness_gains"], gap=gap,
@@ -824,7 +866,11 @@ def write_card(card: Path, cfg: dict, result: dict, config_path: Path, out: Path
         ratio_l=s["all"]["loudness"]["lve_mm2"] / max(s["all"]["model"]["lve_mm2"], 1e-12),
         pipeline_note=(" The log-mel audio side was first trained alone on those two auxiliary losses "
                        "(stage 5, no mesh decoding, so about 4 steps/s on one thread), then the whole model "
-                       "fine-tuned; both on augmented training speech (" + ", ".join(
+                       "fine-tuned (the auxiliary losses also on extra crops). Both stages add "
+                       f"{(cfg['train'].get('extra_speech') or {}).get('hours', 0)} h of extra audio-only speech "
+                       "(`train.extra_speech`: the corpus's 12 training voices only, sentences from the text "
+                       "generator's training indices, any text also produced at a val/test index excluded) and "
+                       "augment the training speech (" + ", ".join(
                            f"{k} {v}" for k, v in (cfg["train"].get("augment") or {}).items()) + ": tape speed "
                        "factor 1 +- speed with the targets resampled alike, random pre-/de-emphasis, white "
                        "noise SNR in dB, gain in dB)."
@@ -859,11 +905,22 @@ STAGE_COMMANDS = (
     """    # stage 5: a log-mel audio encoder + temporal module pretrained alone (no mesh decoding): frame
     # phones and articulation curves from augmented training speech (speed, tilt, noise), selection
     # on the validation articulation error
-    python scripts/train_default_model.py --config scripts/default_model_logmel_pretrain.yaml --work runs/default-model --out runs/stage5 --no-eval""",
+    # (stopped by hand after 10.1 of its 20 CPU minutes, the validation articulation error rising
+    # again; its best validation weights, at step 1856, start stage 6)
+    python scripts/train_default_model.py --config scripts/default_model_logmel_pretrain.yaml --work runs/default-model --out runs/stage5 --no-eval
+    cp runs/default-model/checkpoints/best.safetensors runs/stage5/model.safetensors
+    cp runs/default-model/checkpoints/best.aux.safetensors runs/stage5/model.aux.safetensors""",
     """    # stage 6: the whole model fine-tuned with the stage-4 losses (geometry encoder and decoder from
     # stage 4, audio side and auxiliary heads from stage 5; the new audio-code input of the fusion
     # layer starts at zero), selection on the LVE
-    python scripts/train_default_model.py --config scripts/default_model_logmel.yaml --work runs/default-model --out runs/stage6 --init runs/stage4/model.safetensors --init-audio runs/stage5/model.safetensors --no-eval""",
+    # (stopped by hand after 11.1 of its 40 CPU minutes, 39 min of wall clock as other jobs paused
+    # it; its best validation weights, step 725, are stage 6)
+    python scripts/train_default_model.py --config scripts/default_model_logmel.yaml --work runs/default-model --out runs/stage6 --init runs/stage4/model.safetensors --init-audio runs/stage5/model.safetensors --no-eval
+    cp runs/default-model/checkpoints/best.safetensors runs/stage6/model.safetensors""",
+    """    # stage 7: stage 6 fits the training meshings' lips much better but lost on dense meshings
+    # (validation head: LVE on 100k-vertex / point-cloud meshings 1.79x its template's, > 1.25); its
+    # geometry side averaged half-and-half with stage 4's (validation gap 1.20, audio side unchanged)
+    python scripts/train_default_model.py --config scripts/default_model_logmel.yaml --work runs/default-model --out runs/stage7 --blend-geometry runs/stage4/model.safetensors runs/stage6/model.safetensors --blend-alpha 0.5""",
 )
 
 
@@ -933,15 +990,16 @@ meshings are built by the first one); each stage continues the previous one's we
 
 {commands}
 
-{steps} optimiser steps in {minutes} min of wall clock over the runs {runs} (each run: a wall-clock
-budget, cosine learning-rate decay, the best validation weights kept). Losses: vertex MSE
+{steps} optimiser steps in {minutes} min over the runs {runs} (each run: a time budget, wall clock
+up to stage 4 and this process's CPU time on one thread from stage 5 on, as other jobs paused these
+runs for long stretches; cosine learning-rate decay, the best validation weights kept). Losses: vertex MSE
 (extra weight on the moving vertices; from stage 2 also on the lip region and on the upper-minus-lower
 lip-midpoint displacement) + velocity loss on pairs of consecutive frames decoded on a random
 meshing, plus two auxiliary heads that are not shipped: frame-level **phone classification**
 (ARPAbet, 40 classes) on the audio encoder's features and articulation-curve regression on the
 temporal code. The model code itself has no phone loss, so it lives in the script.{pipeline_note} Adam, cosine
 learning rate, gradient clipping; best validation weights kept (criterion {select}: {val:.4g}
-canonical units; "all" = mean vertex distance, "lips" = mean lip-region vertex distance + mean
+canonical units, of the last trained stage; "all" = mean vertex distance, "lips" = mean lip-region vertex distance + mean
 lip-opening error, "lve" = mean over frames of the worst lip vertex's distance + mean lip-opening
 error). Settings of the last stage: `{train}`.
 
@@ -1012,6 +1070,9 @@ def main(argv: list[str] | None = None) -> int:
                    "another shape or a different audio encoder stay at their initialisation)")
     p.add_argument("--init-audio", type=Path, help="then take the audio encoder, projection and temporal "
                    "module from this checkpoint (an audio-only pretraining run)")
+    p.add_argument("--blend-geometry", type=Path, nargs=2, metavar=("SOURCE", "TARGET"),
+                   help="instead of training: OUT = TARGET with its geometry side averaged with SOURCE's")
+    p.add_argument("--blend-alpha", type=float, default=0.5, help="SOURCE's weight in --blend-geometry")
     p.add_argument("--eval-only", action="store_true", help="skip training; evaluate OUT's model")
     p.add_argument("--no-eval", action="store_true", help="train only")
     p.add_argument("--card-only", action="store_true", help="rewrite the model card from OUT/metrics.json")
@@ -1029,7 +1090,9 @@ def main(argv: list[str] | None = None) -> int:
         result = json.loads((args.out / "metrics.json").read_text())
         write_card(args.card, cfg, result, args.config, args.out)
         return 0
-    if not args.eval_only:
+    if args.blend_geometry:
+        blend_geometry(*args.blend_geometry, args.blend_alpha, args.out, args.work)
+    elif not args.eval_only:
         train(cfg, args.work, args.out, args.minutes, args.init, args.init_audio)
     if not args.no_eval:
         evaluate(cfg, args.work, args.out, args.card, config_path=args.config)
