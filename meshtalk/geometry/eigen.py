@@ -64,6 +64,8 @@ RESIDUAL_FALLBACK = 1e3
 #: run the Lanczos kernels as torch operations even on the CPU (the GPU code path; tests set it
 #: so that CI, which has no GPU, exercises that path)
 _TORCH_KERNELS = False
+#: a block whose Cholesky-QR factor is better conditioned than this gets one pass, not two
+_CHOLQR_ONE_PASS_COND = 10.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -538,7 +540,7 @@ class _Kernels:
         return torch.from_numpy(np.sqrt(np.einsum("bv,bv->b", W, W)))
 
     def orthonormalize(self, Wt: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
-        """Cholesky-QR2 of a block of rows: ``W = Q R`` (W = Wtᵀ), Q orthonormal.
+        """Cholesky-QR (a second pass when needed) of a block of rows: ``W = Q R`` (W = Wtᵀ).
 
         Args:
             Wt: (b, V).
@@ -552,21 +554,27 @@ class _Kernels:
         scratch = torch.empty_like(Wt) if self.torch_ops else torch.from_numpy(self._tmp)
         R_total = None
         src = Wt
-        for dst in (scratch, out):
+        for p in range(2):
             G = src @ src.T if self.torch_ops else torch.from_numpy(src.numpy() @ src.numpy().T)
             R, info = torch.linalg.cholesky_ex(G, upper=True)
             if int(info) != 0 or not torch.isfinite(R).all():
                 Q, R = torch.linalg.qr(Wt.T)
                 out.copy_(Q.T)
                 return R
+            # one Cholesky-QR pass leaves an orthogonality error of about eps·κ(R)²: a second
+            # pass only for an ill-conditioned block (measured: κ ≈ 1.6 typical, > 10 in 1 of 50)
+            final = p == 1 or float(torch.linalg.cond(R)) < _CHOLQR_ONE_PASS_COND
+            dst = out if final else scratch
             # Qt ← R⁻ᵀ Qt through the small (b, b) inverse: one product, not a wide triangular solve
             inv_t = torch.linalg.solve_triangular(R, eye, upper=True).T.contiguous()
             if self.torch_ops:
                 torch.matmul(inv_t, src, out=dst)
             else:
                 np.matmul(inv_t.numpy(), src.numpy(), out=dst.numpy())
-            src = dst
             R_total = R if R_total is None else R @ R_total
+            if final:
+                break
+            src = dst
         return R_total
 
     def to_columns(self, Xt: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
