@@ -920,7 +920,7 @@ STAGE_COMMANDS = (
     """    # stage 7: stage 6 fits the training meshings' lips much better but lost on dense meshings
     # (validation head: LVE on 100k-vertex / point-cloud meshings 1.79x its template's, > 1.25); its
     # geometry side averaged half-and-half with stage 4's (validation gap 1.20, audio side unchanged)
-    python scripts/train_default_model.py --config scripts/default_model_logmel.yaml --work runs/default-model --out runs/stage7 --blend-geometry runs/stage4/model.safetensors runs/stage6/model.safetensors --blend-alpha 0.5""",
+    python scripts/train_default_model.py --config scripts/default_model_logmel.yaml --work runs/default-model --out runs/stage7 --blend-geometry runs/stage4/model.safetensors runs/stage6/model.safetensors --blend-alpha 0.5 --no-eval""",
 )
 
 
