@@ -159,6 +159,7 @@ class Meshing:
     extent_c: np.ndarray
     lips: torch.Tensor         # (N,) 1 on the lip region (0.6 mouth widths around the mouth centre)
     lip_pair: tuple[int, int]  # upper / lower lip midpoint vertices (the mouth-opening curve's)
+    dense: bool = False        # a `meshings.dense` meshing (large remesh / point cloud)
 
 
 @dataclass
@@ -197,7 +198,7 @@ def load_heads(corpus: Path, names: set[str]):
 
 
 def build_meshings(heads, mcfg: dict, k_eig: int, cache: Path, sample_coef: np.ndarray) -> dict[str, list[Meshing]]:
-    from meshtalk.data.synth.scans import decimate, remesh
+    from meshtalk.data.synth.scans import decimate, point_cloud, remesh
     from meshtalk.geometry import compute_operators
 
     out: dict[str, list[Meshing]] = {}
@@ -206,8 +207,16 @@ def build_meshings(heads, mcfg: dict, k_eig: int, cache: Path, sample_coef: np.n
         scans += [decimate(head, n) for n in mcfg.get("decimate", [])]
         if mcfg.get("template", False):     # the head's own registered template meshing
             scans.append(SimpleNamespace(name="template", verts=head.verts, faces=head.faces))
+        n_base = len(scans)
+        # dense meshings (after the others, so the validation's "middle meshing" does not move):
+        # large isotropic remeshings and point clouds (no faces), the kinds that scans bring
+        dense = mcfg.get("dense") or {}
+        scans += [remesh(head, n) for n in dense.get("remesh", [])]
+        scans += [point_cloud(head, n, seed=7) for n in dense.get("point_cloud", [])]
         out[name] = []
-        for scan in scans:
+        for si, scan in enumerate(scans):
+            if scan.faces is not None and len(scan.faces) == 0:
+                scan = SimpleNamespace(name=scan.name, verts=scan.verts, faces=None)
             place = estimate_placement(scan.verts, scan.faces, up="+y", front="+z")
             vc = place.to_canonical(scan.verts)
             ops = compute_operators(vc, scan.faces, k=k_eig, cache=cache)
@@ -222,7 +231,7 @@ def build_meshings(heads, mcfg: dict, k_eig: int, cache: Path, sample_coef: np.n
                 verts_c=torch.as_tensor(vc, dtype=torch.float32), ops=ops,
                 basis_c=torch.as_tensor(basis, dtype=torch.float32),
                 moving=torch.as_tensor(mag / max(mag.max(), 1e-12), dtype=torch.float32),
-                extent_c=np.ptp(vc, axis=0), lips=torch.as_tensor(lips), lip_pair=pair))
+                extent_c=np.ptp(vc, axis=0), lips=torch.as_tensor(lips), lip_pair=pair, dense=si >= n_base))
             logger.info("meshing %s: %d vertices", out[name][-1].name, len(vc))
     return out
 
@@ -355,7 +364,7 @@ def blend_geometry(source: Path, target: Path, alpha: float, out: Path, work: Pa
     summary = work / "train_summary.json"
     if summary.is_file():
         info = json.loads(summary.read_text())
-        if not any(r.get("blend") for r in info.get("runs", [])):
+        if not info.get("runs") or not info["runs"][-1].get("blend"):     # not twice in a row
             stage = max([int(r.get("stage", 0)) for r in info.get("runs", [])] or [0]) + 1
             info["runs"].append({"steps": 0, "minutes": 0.0, "lr": 0, "stage": stage, "blend": meta["blend"]})
             summary.write_text(json.dumps(info, indent=1))
@@ -443,7 +452,7 @@ def train(cfg: dict, work: Path, out: Path, minutes: float | None, init: Path | 
         prev_steps = int(init_meta.get("total_steps", init_meta.get("step", 0)))
         prev_minutes = float(init_meta.get("total_train_minutes", init_meta.get("train_minutes", 0.0)))
         logger.info("continuing from %s (%d steps, %.1f min)", init, prev_steps, prev_minutes)
-    extents = np.mean([m.extent_c for ms in meshings.values() for m in ms], axis=0)
+    extents = np.mean([m.extent_c for ms in meshings.values() for m in ms if not m.dense], axis=0)
     model.config.template_extent = tuple(float(x) for x in extents)
     model.config.template_center = (0.0, 0.0, 0.0)
     audio_parts = ("audio_encoder.", "audio_projection.", "temporal.")
@@ -485,9 +494,11 @@ def train(cfg: dict, work: Path, out: Path, minutes: float | None, init: Path | 
             "canonical_frame": f"up +y, front +z, bounding-box diagonal {CANONICAL_DIAGONAL}"}
 
     def val_meshes(head: str) -> list[Meshing]:
-        """The middle meshing of a val head, plus its registered template when training uses it."""
-        ms = meshings[head]
-        return [ms[len(ms) // 2]] + [m for m in ms if m.name.endswith("/template")]
+        """The middle meshing of a val head, plus its registered template when training uses it, plus
+        its dense meshings (`meshings.dense`) when ``train.validate_dense``."""
+        ms = [m for m in meshings[head] if not m.dense]
+        return [ms[len(ms) // 2]] + [m for m in ms if m.name.endswith("/template")] + \
+            ([m for m in meshings[head] if m.dense] if tcfg.get("validate_dense") else [])
 
     select_on = str(tcfg.get("select_on", "all"))
     decode = int(tcfg.get("decode_crops", 1)) > 0
@@ -497,7 +508,7 @@ def train(cfg: dict, work: Path, out: Path, minutes: float | None, init: Path | 
         articulation MSE / phone accuracy on the val set (only the latter two without decoding)."""
         model.eval()
         errs: dict[str, list[float]] = {"all": [], "lips": [], "opening": [], "lve": [],
-                                        "articulation": [], "phone_acc": []}
+                                        "articulation": [], "phone_acc": [], "lve_dense": []}
         with torch.no_grad():
             for seq in val_set:
                 feats = model.audio_encoder(seq.audio[None].float(), seq.n_frames)
@@ -514,6 +525,8 @@ def train(cfg: dict, work: Path, out: Path, minutes: float | None, init: Path | 
                 errs["lips"].append(float((dist * mesh.lips).sum() / (len(dist) * mesh.lips.sum().clamp(min=1.0))))
                 errs["opening"].append(float(gap.norm(dim=-1).mean()))
                 errs["lve"].append(float((dist * mesh.lips).amax(-1).mean()))
+                if mesh.dense:
+                    errs["lve_dense"].append(errs["lve"][-1])
         model.train()
         return {k: float(np.mean(v)) if v else float("nan") for k, v in errs.items()}
 
@@ -556,7 +569,9 @@ def train(cfg: dict, work: Path, out: Path, minutes: float | None, init: Path | 
         acc: dict[str, torch.Tensor] = {}
         for ci, seq in enumerate(batch[:n_dec]):
             mesh = meshings[seq.head][rng.integers(len(meshings[seq.head]))]
-            t = torch.as_tensor(np.sort(rng.choice(n - 1, min(n - 1, decode_pairs), replace=False)))
+            pairs_here = min(decode_pairs, int((cfg["meshings"].get("dense") or {}).get("decode_pairs", decode_pairs))) \
+                if mesh.dense else decode_pairs
+            t = torch.as_tensor(np.sort(rng.choice(n - 1, min(n - 1, pairs_here), replace=False)))
             frames = torch.stack([t, t + 1], 1).reshape(-1)
             disp = decode_frames(model, code[ci], mesh, frames).reshape(len(t), 2, -1, 3)
             target = torch.einsum("tk,knc->tnc", coefs[ci][frames], mesh.basis_c).reshape(len(t), 2, -1, 3)
@@ -603,11 +618,14 @@ def train(cfg: dict, work: Path, out: Path, minutes: float | None, init: Path | 
                    "wall_minutes": round((time.time() - wall_start) / 60, 2), "val_vertex_l2": vals["all"],
                    "val_lip_l2": vals["lips"], "val_opening": vals["opening"], "val_lve": vals["lve"],
                    "val_articulation": vals["articulation"], "val_phone_acc": vals["phone_acc"],
+                   "val_lve_dense": vals["lve_dense"],
                    "val_selected": val,
                    **{k: round(v, 5) for k, v in running.items()}}
             logger.info("%s", rec)
             with open(log_path, "a") as fh:
                 fh.write(json.dumps(rec) + "\n")
+            if tcfg.get("keep_snapshots"):      # every validated state, for a post-training check
+                save_model(model, ckpt_dir / f"step{step:05d}.safetensors", metadata={**meta, "step": str(step)})
             if val < best[0]:
                 best = (val, {k: v.detach().clone() for k, v in model.state_dict().items()},
                         {k: v.detach().clone() for k, v in aux.state_dict().items()})
@@ -1058,6 +1076,63 @@ Opening-curve diagnostics (all test sequences; model / loudness): amplitude (std
 """
 
 
+VAL_GAP_MESHINGS = (("remesh_100k", "remesh", 100000), ("pointcloud_20k", "point_cloud", 20000),
+                    ("subdivide_1", "subdivide", 1), ("remesh_12k", "remesh", 12000))
+
+
+def validation_gap(work: Path, models: list[Path], n_sequences: int = 3) -> list[dict]:
+    """The topology check on the validation split: LVE / opening DTW of each model on the val head's
+    registered template and on unseen-style meshings of it (100k remesh, 20k point cloud, one
+    subdivision, 12k remesh), for its shortest ``n_sequences`` val sequences, through
+    ``meshtalk.animate``; gap = mean LVE on those meshings / LVE on the template (the test table's
+    definition). Appends to WORK/val_gap.jsonl and returns the records."""
+    import pickle
+
+    from meshtalk.data.synth import scans
+    from meshtalk.pipeline import animate, load_model
+
+    corpus = work / "corpus"
+    man = json.loads((corpus / "manifest.json").read_text())
+    spl = json.loads((corpus / "splits.json").read_text())
+    recs = {r["name"]: r for r in man["sequences"]}
+    val = sorted(spl["val"], key=lambda n: recs[n]["duration"])[:n_sequences]
+    subj = recs[val[0]]["subject"]
+    val = [n for n in val if recs[n]["subject"] == subj]
+    _, heads = load_heads(corpus, {subj})
+    head, field = heads[subj]
+    tpl = pickle.loads((corpus / "templates.pkl").read_bytes())[subj]
+    meshes = {"template": (np.asarray(tpl, np.float64), np.load(corpus / "faces" / f"{subj}.npy").astype(np.int64))}
+    for name, kind, arg in VAL_GAP_MESHINGS:
+        sc = getattr(scans, kind)(head, arg)
+        meshes[name] = (np.asarray(sc.verts, np.float64),
+                        None if sc.faces is None or len(sc.faces) == 0 else np.asarray(sc.faces))
+    out = []
+    for path in models:
+        loaded = load_model(path)
+        res = {}
+        for mname, (nv, f) in meshes.items():
+            lm, mask = head_lip_region(head, nv)
+            rows = []
+            for name in val:
+                art = np.load(corpus / "articulation" / f"{name}.npy").astype(np.float64)
+                pred = animate((nv, f), corpus / "wav" / f"{name}.wav", loaded, fps=30.0,
+                               cache=work / "operator-cache")
+                n = min(len(pred), len(art))
+                rows.append(_scores(pred[:n].astype(np.float64), nv[None] + field.displace(nv, art[:n]), mask, lm))
+            res[mname] = {k: float(np.mean([r[k] for r in rows])) for k in ("lve_mm2", "opening_dtw_mm")}
+        unseen = float(np.mean([v["lve_mm2"] for k, v in res.items() if k != "template"]))
+        rec = {"model": str(path), "head": subj, "sequences": val, "meshings": res,
+               "lve_mm2": float(np.mean([v["lve_mm2"] for v in res.values()])),
+               "opening_dtw_mm": float(np.mean([v["opening_dtw_mm"] for v in res.values()])),
+               "gap": unseen / res["template"]["lve_mm2"]}
+        print(f"{path}: " + ", ".join(f"{k} {v['lve_mm2']:.2f}/{v['opening_dtw_mm']:.3f}" for k, v in res.items())
+              + f"; mean LVE {rec['lve_mm2']:.2f} DTW {rec['opening_dtw_mm']:.3f}; gap {rec['gap']:.2f}", flush=True)
+        with open(work / "val_gap.jsonl", "a") as fh:
+            fh.write(json.dumps(rec) + "\n")
+        out.append(rec)
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--config", type=Path, default=REPO / "scripts" / "default_model.yaml")
@@ -1077,6 +1152,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-eval", action="store_true", help="train only")
     p.add_argument("--card-only", action="store_true", help="rewrite the model card from OUT/metrics.json")
     p.add_argument("--card", type=Path, default=REPO / "docs" / "model_card.md")
+    p.add_argument("--val-gap", type=Path, nargs="*", metavar="MODEL",
+                   help="instead of training: the validation topology check of these models (default: OUT's)")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -1086,6 +1163,9 @@ def main(argv: list[str] | None = None) -> int:
         cfg["train"]["lr"] = args.lr
     if args.threads is not None:
         cfg["train"]["threads"] = args.threads
+    if args.val_gap is not None:
+        validation_gap(args.work, args.val_gap or [args.out / "model.safetensors"])
+        return 0
     if args.card_only:
         result = json.loads((args.out / "metrics.json").read_text())
         write_card(args.card, cfg, result, args.config, args.out)

@@ -90,3 +90,20 @@ def test_load_matching_skips_other_shapes(script):
     torch.testing.assert_close(b[0].weight, a[0].weight)
     assert script.load_matching(b, a.state_dict(), ("0.",)) == []
     assert script.aux_path(Path("x/model.safetensors")) == Path("x/model.aux.safetensors")
+
+
+def test_dense_meshings_come_last_and_stay_out_of_the_base_list(script, tmp_path):
+    """`meshings.dense` scans (here a point cloud, no faces) follow the others and are flagged, so
+    the validation's "middle meshing" and the model's template extent do not move."""
+    from meshtalk.data.synth.heads import make_head
+    from meshtalk.data.synth.motion import MouthField
+
+    head = make_head(3, name="h")
+    field = MouthField(head)
+    art = np.random.default_rng(0).uniform(0, 1, (20, 4))
+    ms = script.build_meshings({"h": (head, field)}, {"template": True, "dense": {"point_cloud": [800]}},
+                               8, tmp_path, art)["h"]
+    assert [m.dense for m in ms] == [False, True]
+    assert ms[0].name == "h/template" and ms[1].ops is not None
+    assert ms[1].verts_c.shape[0] == 800 and ms[1].basis_c.shape[1] == 800
+    assert ms[1].lips.sum() > 0
