@@ -418,8 +418,8 @@ class _Kernels:
     single-threaded). When other jobs hold the cores (checked at every step, see
     :meth:`refresh`) the big kernels are split over vertex ranges across worker threads running
     single-threaded BLAS (the GIL is released inside the products) instead: thread pools that
-    spin at every barrier lose badly then (measured at 100k vertices beside one busy process on 2
-    cores: 15.5 s with BLAS threads, 8.9 s split). On CUDA the kernels are torch operations.
+    spin at every barrier lose badly then (benchmarks/eigen_contention.py, 100k vertices beside
+    one busy process on 2 cores: 10.3 s with BLAS threads, 6.2 s split). On CUDA the kernels are torch operations.
 
     Args:
         n: number of vertices V.
