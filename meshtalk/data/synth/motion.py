@@ -6,7 +6,9 @@ meshing of a head the same way: the registered template, a 100k-vertex scan, a p
 Components (all in the head's mouth frame, see :class:`MouthFrame`):
     * **jaw**: rotation by ``jaw * max_jaw_angle`` about the hinge axis, applied to points below
       the occlusal plane (the plane through the hinge axis and the mouth slit), with a blend
-      across it that is sharp at the lips (so the lips part) and wide on the cheeks;
+      across it that is sharp at the lips (so the lips part) and wide on the cheeks; along the
+      slit, from the lip front to 18 mm inside, the dividing surface is the slit's own plane, so
+      each wall of the slit moves with its own lip on a meshing that resolves it;
     * **lips**: the upper lip rises by a share of the opening, the lower lip follows the jaw and
       is corrected so that the lip midpoints end ``lip_aperture * max_lip_aperture`` farther
       apart (straight up) than on the neutral head. The midpoints sit on the two rims of the mouth slit, ``rest_gap``
@@ -253,11 +255,16 @@ class MouthField:
         u, v, n = q[:, 0], q[:, 1], q[:, 2]
         mask = self._region_mask(q)
 
-        # jaw: below the occlusal plane; the blend is 0.4 mm wide at the lips, 12 mm on cheeks
-        sigma = q @ fr.occlusal_normal
-        rho2 = (u / (1.15 * hw)) ** 2 + (np.minimum(n, 0.0) / (0.025 * s)) ** 2
-        near_lips = _bump(np.sqrt(rho2))
-        width = 0.0004 * s + (0.012 * s - 0.0004 * s) * (1.0 - near_lips)
+        # jaw: below the occlusal plane; the blend is 0.4 mm wide at the lips and along the mouth
+        # slit (to 18 mm inside), 12 mm on the cheeks. Along the slit the dividing surface is the
+        # slit's own plane (v = 0, where the lip weights divide too), turning into the occlusal
+        # plane, which is tilted towards the hinge, away from it: the tilted plane alone cut the
+        # slit's upper wall a millimetre behind the lip front, and a blend widening with depth
+        # moved both walls alike, so any meshing that resolves the slit saw its inner upper lip
+        # pulled down with the jaw.
+        in_slit = _bump(u / (1.15 * hw)) * _smoothstep((n + 0.03 * s) / (0.012 * s))
+        sigma = in_slit * v + (1.0 - in_slit) * (q @ fr.occlusal_normal)
+        width = 0.0004 * s + (0.012 * s - 0.0004 * s) * (1.0 - in_slit)
         below = 1.0 - _smoothstep((sigma + width) / (2.0 * width))
         jaw_weight = (mask * below)[:, None]
         r = q - fr.hinge

@@ -141,6 +141,29 @@ def test_field_is_steep_only_across_the_slit():
     assert np.linalg.norm(d_up - d_low) > 0.01
 
 
+def test_slit_walls_move_with_their_own_lip():
+    """Points on the mouth slit's upper wall, from the lip front to 12 mm inside, move like the
+    upper lip midpoint (not down with the jaw), those on the lower wall like the lower one: the
+    jaw's dividing surface follows the slit, not the occlusal plane that is tilted towards the
+    hinge (which cut the upper wall about a millimetre behind the front)."""
+    head = _head()
+    lm = head.landmarks
+    field = MouthField(head)
+    fr = field.frame
+    s = head.params.scale
+    art = np.array([[0.8, 0.6, 0.0, 0.0]])
+    depth = np.linspace(0.0, 0.012 * s, 13)
+    d_up, d_low = displace(np.stack([lm.upper_lip, lm.lower_lip]), head, art)[0]
+    for side, ref in ((+1, d_up), (-1, d_low)):
+        local = np.stack([np.zeros_like(depth), np.full_like(depth, side * 0.0006 * s), -depth], axis=1)
+        pts = fr.origin + local @ fr.axes
+        d = displace(pts, head, art)[0]
+        # vertical motion: the same sign as the lip's own and no less than 60 % of it
+        assert np.all(np.sign(d[:, 1]) == np.sign(ref[1])), (side, d[:, 1], ref[1])
+        assert np.all(np.abs(d[:, 1]) > 0.6 * abs(ref[1])), (side, d[:, 1], ref[1])
+    assert d_up[1] > 0 > d_low[1]
+
+
 def test_field_is_continuous_in_time():
     head = _head()
     curves = _speechlike(90)
