@@ -741,7 +741,8 @@ def _best_lag(pred: np.ndarray, truth: np.ndarray, max_lag: int) -> int:
     return best
 
 
-def evaluate(cfg: dict, work: Path, out: Path, card: Path, *, config_path: Path) -> dict:
+def evaluate(cfg: dict, work: Path, out: Path, card: Path, *, config_path: Path,
+             report: Path | None = None) -> dict:
     """Score the model of ``out`` and both baselines on the test split; write metrics and the card."""
     from meshtalk.data.synth.heads import make_head
     from meshtalk.data.synth.motion import MouthField
@@ -810,7 +811,7 @@ def evaluate(cfg: dict, work: Path, out: Path, card: Path, *, config_path: Path)
                     len(neutral), row["model"]["lve_mm2"], row["neutral"]["lve_mm2"], row["loudness"]["lve_mm2"])
     summary = _summarise(rows)
     result = {"rows": rows, "summary": summary, "loudness_gains": (gains.jaw, gains.lip_aperture),
-              "eval_minutes": round((time.time() - t_eval) / 60, 2)}
+              "eval_minutes": round((time.time() - t_eval) / 60, 2), "eval_date": time.strftime("%Y-%m-%d")}
     tinfo = work / "train_summary.json"
     previous = out / "metrics.json"     # an eval-only run without the work dir's summary keeps the old one
     result["training"] = (json.loads(tinfo.read_text()) if tinfo.is_file() else
@@ -819,6 +820,8 @@ def evaluate(cfg: dict, work: Path, out: Path, card: Path, *, config_path: Path)
     tmp.write_text(json.dumps(result, indent=1))
     os.replace(tmp, out / "metrics.json")
     write_card(card, cfg, result, config_path, out)
+    if report is not None:
+        write_report(report, result, out, config_path)
     return result
 
 
@@ -840,29 +843,71 @@ def _summarise(rows: list[dict]) -> dict:
     return out
 
 
+def _table(s: dict, groups: list[str]) -> str:
+    """Markdown table of the summary groups ``groups``: model / neutral / loudness per metric."""
+    lines = ["| test subset | n | LVE mm² (model / neutral / loudness) | lip MVE mm | opening L1 mm | "
+             "opening DTW mm | opening corr. |", "|---|---|---|---|---|---|---|"]
+    for g in groups:
+        if g not in s:
+            continue
+        d = s[g]
+
+        def trio(k, fmt="{:.3g}"):
+            return " / ".join(fmt.format(d[m][k]) for m in ("model", "neutral", "loudness"))
+        lines.append(f"| {g} | {d['n']} | {trio('lve_mm2')} | {trio('mve_mm')} | {trio('opening_l1_mm')} | "
+                     f"{trio('opening_dtw_mm')} | {trio('opening_corr', '{:.2f}')} |")
+    return "\n".join(lines)
+
+
+def _groups(s: dict) -> list[str]:
+    return ["all", "template", "unseen meshings"] + sorted(k for k in s if k.startswith("meshing ")) + \
+        sorted(k for k in s if k.startswith("voice "))
+
+
+def _gap(s: dict) -> float:
+    """LVE on the unseen meshings / LVE on the registered template (the topology gap)."""
+    if "unseen meshings" in s and "template" in s and s["template"]["model"]["lve_mm2"] > 0:
+        return s["unseen meshings"]["model"]["lve_mm2"] / s["template"]["model"]["lve_mm2"]
+    return float("nan")
+
+
+def write_report(report: Path, result: dict, out: Path, config_path: Path) -> None:
+    """The test-split table of the model in ``out`` as section ``default-model`` of ``report``
+    (docs/benchmarks.md): ratios over both baselines, the topology gap, per meshing and per voice."""
+    from meshtalk.bench.report import write_section
+
+    s = result["summary"]
+    rel = lambda x: x.resolve().relative_to(REPO) if x.resolve().is_relative_to(REPO) else x  # noqa: E731
+    lines = ["## The shipped default model on the synthetic test split", "",
+             f"Command: `python scripts/train_default_model.py --config {rel(config_path)} --work runs/default-model "
+             f"--out {rel(out)} --eval-only --report docs/benchmarks.md` ({result['eval_minutes']} min, "
+             f"{result.get('eval_date', 'date not recorded')}). Model: `{rel(out)}/model.safetensors`; test material: unseen head, "
+             "unseen voices, unseen sentences, the head's registered template and one sequence on each unseen "
+             "meshing (up to a ~100k-vertex remesh and a 20k point cloud); ground truth from the head's "
+             "displacement field. Baselines: (a) the neutral mesh, (b) a loudness-driven jaw and lip aperture "
+             "through the head's **true** field. Details and metric definitions: `docs/model_card.md`.", "",
+             "Error ratios (baseline / model; > 1: the model is better; the bar is "
+             f"{WIDE_MARGIN}x on LVE and on opening DTW):", "",
+             "| subset | LVE vs neutral | DTW vs neutral | LVE vs loudness | DTW vs loudness |", "|---|---|---|---|---|"]
+    for g in ("all", "template", "unseen meshings"):
+        if g in s:
+            d = s[g]
+            r = [d[b][k] / max(d["model"][k], 1e-12) for b in ("neutral", "loudness")
+                 for k in ("lve_mm2", "opening_dtw_mm")]
+            lines.append(f"| {g} | {r[0]:.2f}x | {r[1]:.2f}x | {r[2]:.2f}x | {r[3]:.2f}x |")
+    lines += ["", f"Topology gap (LVE on unseen meshings / LVE on the registered template): {_gap(s):.2f} "
+              "(bar: 1.25).", "", _verdict(s["all"]), "", _table(s, _groups(s))]
+    write_section(report, "\n".join(lines), name="default-model")
+
+
 def write_card(card: Path, cfg: dict, result: dict, config_path: Path, out: Path) -> None:
     s = result["summary"]
     tr = result.get("training", {})
     size = (out / "model.safetensors").stat().st_size / 1e6
 
-    def table(groups):
-        lines = ["| test subset | n | LVE mm² (model / neutral / loudness) | lip MVE mm | opening L1 mm | "
-                 "opening DTW mm | opening corr. |", "|---|---|---|---|---|---|---|"]
-        for g in groups:
-            if g not in s:
-                continue
-            d = s[g]
-            def trio(k, fmt="{:.3g}"):
-                return " / ".join(fmt.format(d[m][k]) for m in ("model", "neutral", "loudness"))
-            lines.append(f"| {g} | {d['n']} | {trio('lve_mm2')} | {trio('mve_mm')} | {trio('opening_l1_mm')} | "
-                         f"{trio('opening_dtw_mm')} | {trio('opening_corr', '{:.2f}')} |")
-        return "\n".join(lines)
-
-    groups = ["all", "template", "unseen meshings"] + sorted(k for k in s if k.startswith("meshing ")) + \
-        sorted(k for k in s if k.startswith("voice "))
+    groups = _groups(s)
     rel = config_path.resolve().relative_to(REPO) if config_path.resolve().is_relative_to(REPO) else config_path
-    gap = (s["unseen meshings"]["model"]["lve_mm2"] / s["template"]["model"]["lve_mm2"]
-           if "unseen meshings" in s and "template" in s and s["template"]["model"]["lve_mm2"] > 0 else float("nan"))
+    gap = _gap(s)
     text = CARD_TEMPLATE.format(
         size=size, corpus=cfg["corpus"], model=cfg["model"], train=cfg["train"], config=rel,
         steps=tr.get("steps", "?"), minutes=tr.get("train_minutes", "?"), params=tr.get("parameters", "?"),
@@ -872,7 +917,7 @@ def write_card(card: Path, cfg: dict, result: dict, config_path: Path, out: Path
             for r in tr.get("runs", [])),
         commands=_commands(tr, out.resolve().relative_to(REPO) if out.resolve().is_relative_to(REPO) else out, rel),
         train_sequences=tr.get("train_sequences", "?"), heads=", ".join(tr.get("train_heads", [])),
-        meshings=cfg["meshings"], table=table(groups), gains=result["loudness_gains"], gap=gap,
+        meshings=cfg["meshings"], table=_table(s, groups), gains=result["loudness_gains"], gap=gap,
         eval_minutes=result["eval_minutes"], val=tr.get("best_val_vertex_l2_canonical", float("nan")),
         select=tr.get("select_on", "all"),
         n_template=s.get("template", {}).get("n", 0),
@@ -1152,6 +1197,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-eval", action="store_true", help="train only")
     p.add_argument("--card-only", action="store_true", help="rewrite the model card from OUT/metrics.json")
     p.add_argument("--card", type=Path, default=REPO / "docs" / "model_card.md")
+    p.add_argument("--report", type=Path, help="also write the test table as section 'default-model' of "
+                   "this markdown file (docs/benchmarks.md)")
     p.add_argument("--val-gap", type=Path, nargs="*", metavar="MODEL",
                    help="instead of training: the validation topology check of these models (default: OUT's)")
     args = p.parse_args(argv)
@@ -1169,13 +1216,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.card_only:
         result = json.loads((args.out / "metrics.json").read_text())
         write_card(args.card, cfg, result, args.config, args.out)
+        if args.report is not None:
+            write_report(args.report, result, args.out, args.config)
         return 0
     if args.blend_geometry:
         blend_geometry(*args.blend_geometry, args.blend_alpha, args.out, args.work)
     elif not args.eval_only:
         train(cfg, args.work, args.out, args.minutes, args.init, args.init_audio)
     if not args.no_eval:
-        evaluate(cfg, args.work, args.out, args.card, config_path=args.config)
+        evaluate(cfg, args.work, args.out, args.card, config_path=args.config, report=args.report)
     return 0
 
 

@@ -107,3 +107,34 @@ def test_dense_meshings_come_last_and_stay_out_of_the_base_list(script, tmp_path
     assert ms[0].name == "h/template" and ms[1].ops is not None
     assert ms[1].verts_c.shape[0] == 800 and ms[1].basis_c.shape[1] == 800
     assert ms[1].lips.sum() > 0
+
+
+def _full(model, neutral, loudness, n):
+    keys = ("lve_mm2", "mve_mm", "opening_l1_mm", "opening_dtw_mm", "opening_corr")
+    out = {name: dict(zip(keys, v)) for name, v in (("model", model), ("neutral", neutral), ("loudness", loudness))}
+    out["n"] = n
+    return out
+
+
+def test_report_section_has_the_ratios_and_gap_and_keeps_other_sections(script, tmp_path):
+    report = tmp_path / "benchmarks.md"
+    report.write_text("# Benchmarks\n\n<!-- BEGIN other -->\nkeep me\n<!-- END other -->\n")
+    summary = {
+        "all": _full((12, 1, 1, 0.5, 0.9), (60, 3, 3, 3.0, 0), (24, 2, 2, 0.9, 0.5), 4),
+        "template": _full((10, 1, 1, 0.4, 0.9), (60, 3, 3, 3.0, 0), (20, 2, 2, 0.8, 0.5), 2),
+        "unseen meshings": _full((14, 1, 1, 0.6, 0.9), (60, 3, 3, 3.0, 0), (28, 2, 2, 1.0, 0.5), 2),
+        "meshing remesh_100k": _full((14, 1, 1, 0.6, 0.9), (60, 3, 3, 3.0, 0), (28, 2, 2, 1.0, 0.5), 2),
+        "voice flite:awb": _full((12, 1, 1, 0.5, 0.9), (60, 3, 3, 3.0, 0), (24, 2, 2, 0.9, 0.5), 4),
+    }
+    result = {"summary": summary, "eval_minutes": 1.5, "eval_date": "2026-11-23"}
+    script.write_report(report, result, tmp_path / "model", tmp_path / "cfg.yaml")
+    text = report.read_text()
+    assert "keep me" in text and text.count("<!-- BEGIN default-model -->") == 1
+    # hand-computed: all 60/12 = 5.00x, 3.0/0.5 = 6.00x, 24/12 = 2.00x, 0.9/0.5 = 1.80x
+    assert "| all | 5.00x | 6.00x | 2.00x | 1.80x |" in text
+    assert "| unseen meshings | 4.29x | 5.00x | 2.00x | 1.67x |" in text
+    assert "(LVE on unseen meshings / LVE on the registered template): 1.40" in text   # 14 / 10
+    assert "| meshing remesh_100k | 2 |" in text and "| voice flite:awb | 4 |" in text
+    assert "is met." in text
+    script.write_report(report, result, tmp_path / "model", tmp_path / "cfg.yaml")   # rewrite: still one section
+    assert report.read_text().count("<!-- BEGIN default-model -->") == 1
