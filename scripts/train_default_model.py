@@ -989,6 +989,9 @@ STAGE_COMMANDS = (
     """    # stage 8: plus 20k-point clouds of the training heads (and of the validation head in the
     # in-training validation), selection on the LVE over all validation meshings
     python scripts/train_default_model.py --config scripts/default_model_slit_pc.yaml --work runs/default-model --out runs/stage8 --init runs/stage7/model.safetensors --no-eval""",
+    """    # stage 9: stage 8 continued at a lower learning rate (chosen over a variant with twice the
+    # opening-loss weight on the validation topology check)
+    python scripts/train_default_model.py --config scripts/default_model_slit_pc_more.yaml --work runs/default-model --out runs/stage9 --init runs/stage8/model.safetensors --no-eval""",
 )
 
 
