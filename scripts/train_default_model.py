@@ -864,6 +864,16 @@ def _groups(s: dict) -> list[str]:
         sorted(k for k in s if k.startswith("voice "))
 
 
+def _repo_relative(path: Path) -> Path:
+    """``path`` relative to the repository when it lies inside it (for the documented commands)."""
+    return path.resolve().relative_to(REPO) if path.resolve().is_relative_to(REPO) else path
+
+
+def _ratio(group: dict, base: str, key: str) -> float:
+    """Baseline error / model error (> 1: the model is better)."""
+    return group[base][key] / max(group["model"][key], 1e-12)
+
+
 def _gap(s: dict, key: str = "lve_mm2") -> float:
     """Error ``key`` on the unseen meshings / on the registered template (the topology gap)."""
     if "unseen meshings" in s and "template" in s and s["template"]["model"][key] > 0:
@@ -877,7 +887,7 @@ def write_report(report: Path, result: dict, out: Path, config_path: Path) -> No
     from meshtalk.bench.report import write_section
 
     s = result["summary"]
-    rel = lambda x: x.resolve().relative_to(REPO) if x.resolve().is_relative_to(REPO) else x  # noqa: E731
+    rel = _repo_relative
     lines = ["## The shipped default model on the synthetic test split", "",
              f"Command: `python scripts/train_default_model.py --config {rel(config_path)} --work runs/default-model "
              f"--out {rel(out)} --eval-only --report docs/benchmarks.md` ({result['eval_minutes']} min, "
@@ -892,8 +902,7 @@ def write_report(report: Path, result: dict, out: Path, config_path: Path) -> No
     for g in ("all", "template", "unseen meshings"):
         if g in s:
             d = s[g]
-            r = [d[b][k] / max(d["model"][k], 1e-12) for b in ("neutral", "loudness")
-                 for k in ("lve_mm2", "opening_dtw_mm")]
+            r = [_ratio(d, b, k) for b in ("neutral", "loudness") for k in ("lve_mm2", "opening_dtw_mm")]
             lines.append(f"| {g} | {r[0]:.2f}x | {r[1]:.2f}x | {r[2]:.2f}x | {r[3]:.2f}x |")
     lines += ["", f"Topology gap (LVE on unseen meshings / LVE on the registered template): {_gap(s):.2f} "
               f"(bar: 1.25); with the mean lip-vertex error instead of the worst lip vertex's: "
@@ -907,7 +916,7 @@ def write_card(card: Path, cfg: dict, result: dict, config_path: Path, out: Path
     size = (out / "model.safetensors").stat().st_size / 1e6
 
     groups = _groups(s)
-    rel = config_path.resolve().relative_to(REPO) if config_path.resolve().is_relative_to(REPO) else config_path
+    rel = _repo_relative(config_path)
     gap = _gap(s)
     text = CARD_TEMPLATE.format(
         size=size, corpus=cfg["corpus"], model=cfg["model"], train=cfg["train"], config=rel,
@@ -916,7 +925,7 @@ def write_card(card: Path, cfg: dict, result: dict, config_path: Path, out: Path
             "a weight average, no training" if r.get("blend") else
             f"{r['steps']} steps / {r['minutes']} {'CPU ' if r.get('clock') == 'cpu' else ''}min at lr {r.get('lr', '?')}")
             for r in tr.get("runs", [])),
-        commands=_commands(tr, out.resolve().relative_to(REPO) if out.resolve().is_relative_to(REPO) else out, rel),
+        commands=_commands(tr, _repo_relative(out), rel),
         train_sequences=tr.get("train_sequences", "?"), heads=", ".join(tr.get("train_heads", [])),
         meshings=cfg["meshings"], table=_table(s, groups), gains=result["loudness_gains"], gap=gap,
         gap_mve=_gap(s, "mve_mm"), gap_note=GAP_NOTE,
@@ -1020,7 +1029,7 @@ def _verdict(group: dict) -> str:
     """One sentence: does the model beat both baselines on LVE and opening DTW, and by how much."""
     out, met = [], True
     for base in ("neutral", "loudness"):
-        r = [group[base][k] / max(group["model"][k], 1e-12) for k in ("lve_mm2", "opening_dtw_mm")]
+        r = [_ratio(group, base, k) for k in ("lve_mm2", "opening_dtw_mm")]
         met = met and min(r) >= WIDE_MARGIN
         if min(r) >= WIDE_MARGIN:
             out.append(f"beats the {base} baseline by a wide margin (error ratios {r[0]:.2f}x LVE, {r[1]:.2f}x DTW)")
@@ -1252,6 +1261,6 @@ def main(argv: list[str] | None = None) -> int:
 if __name__ == "__main__":
     try:
         sys.exit(main())
-    except MeshtalkError as exc:
+    except (MeshtalkError, OSError) as exc:     # e.g. a --report or --card folder that cannot be written
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(2)
