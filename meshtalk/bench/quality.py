@@ -141,6 +141,8 @@ class SequenceCase:
         field: the head's displacement field (:class:`~meshtalk.data.synth.motion.MouthField`).
         true_mouth_width: corner-to-corner distance of the head's own mouth landmarks, metres
             (a check on the automatic landmarks).
+        motion_points: (V, 3) where the field gives each vertex's motion (None: ``verts``; a
+            noisy scan's clean points).
     """
 
     name: str
@@ -157,6 +159,7 @@ class SequenceCase:
     text: str = ""
     field: object = None
     true_mouth_width: float = math.nan
+    motion_points: np.ndarray | None = None
 
     @property
     def n_frames(self) -> int:
@@ -255,20 +258,25 @@ def _fit_gains(config: QualityConfig) -> LoudnessGains:
     return fit_loudness_gains(pairs, config.fps)
 
 
-def _meshings(head, config: QualityConfig) -> list[tuple[str, np.ndarray, np.ndarray | None]]:
+def _meshings(head, config: QualityConfig) -> list[tuple[str, np.ndarray, np.ndarray | None, np.ndarray]]:
+    """``(name, verts (V, 3), faces (F, 3) or None, motion points (V, 3))`` of each meshing: the
+    vertices' exact motion is the field evaluated at the motion points (a noisy scan's clean
+    points, see :attr:`meshtalk.data.synth.scans.Scan.motion_points`; the vertices otherwise)."""
     from meshtalk.data.synth.scans import make_scan
 
     out = []
     for kind, kwargs in config.meshings:
         if kind == "template":
-            out.append(("template", np.asarray(head.verts, np.float64), np.asarray(head.faces, np.int64)))
+            verts = np.asarray(head.verts, np.float64)
+            out.append(("template", verts, np.asarray(head.faces, np.int64), verts))
             continue
         kw = dict(kwargs)
         if kind in ("noise", "holes", "pointcloud", "permute"):
             kw.setdefault("seed", config.seed)
         scan = make_scan(head, kind, **kw)
         faces = None if scan.is_point_cloud else np.asarray(scan.faces, np.int64)
-        out.append((scan.name, np.asarray(scan.verts, np.float64), faces))
+        out.append((scan.name, np.asarray(scan.verts, np.float64), faces,
+                    np.asarray(scan.motion_source, np.float64)))
     return out
 
 
@@ -287,13 +295,13 @@ def test_cases(config: QualityConfig):
         head = make_head(int(seed), name=f"head{int(seed):03d}")
         field_ = MouthField(head)
         width = float(np.linalg.norm(head.landmarks.left_corner - head.landmarks.right_corner))
-        for mesh_name, verts, faces in _meshings(head, config):
+        for mesh_name, verts, faces, moving in _meshings(head, config):
             for (voice, idx), (text, audio, art) in speech.items():
-                gt = verts[None] + field_.displace(verts, art)
+                gt = verts[None] + field_.displace(moving, art)
                 yield SequenceCase(name=f"{head.name}_{voice.replace(':', '-')}_s{idx:05d}", head=head.name,
                                    voice=voice, meshing=mesh_name, verts=verts, faces=faces, audio=audio,
                                    sample_rate=config.sample_rate, fps=config.fps, articulation=art, gt=gt,
-                                   text=text, field=field_, true_mouth_width=width)
+                                   text=text, field=field_, true_mouth_width=width, motion_points=moving)
 
 
 def count_cases(config: QualityConfig) -> int:
@@ -441,7 +449,8 @@ def evaluate_quality(
             pred = pred[:n]
             loud_art = loudness_articulation(case.audio, case.sample_rate, n, case.fps, gains)
             # the baseline moves with the head's true displacement field
-            loud = case.verts[None] + case.field.displace(case.verts, loud_art)
+            moving = case.verts if case.motion_points is None else case.motion_points
+            loud = case.verts[None] + case.field.displace(moving, loud_art)
             motions = {"model": pred, "neutral": neutral_motion(case.verts, n), "loudness": loud}
             row = {"name": case.name, "head": case.head, "voice": case.voice, "meshing": case.meshing,
                    "vertices": int(len(case.verts)), "frames": n, "mask": masks[case.meshing],

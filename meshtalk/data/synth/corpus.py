@@ -19,7 +19,9 @@ Layout of ``DIR`` (everything written to a temporary name, then renamed)::
         neutral_verts (V, 3) float32, faces (F, 3) int32 (absent for a point cloud),
         normals (V, 3) float32, articulation (T, 4) float32, fps () float64, subject () str,
         verts (T, P, 3) float32 targets: every vertex in order (P = V) when V ≤ ``DENSE_LIMIT``,
-        else P = ``TARGET_POINTS`` vertices, target_index (P,) int32 saying which
+        else P = ``TARGET_POINTS`` vertices, target_index (P,) int32 saying which;
+        motion_points (V, 3) float32 only for a noisy scan: the clean surface points whose
+        motion its vertices carry (``verts = neutral_verts + displace(motion_points)``)
     splits.json                       {"train": [name, ...], "val": [...], "test": [...]}
 
 Splits are fixed by construction: a sequence is in split X only if its head, its voice and its
@@ -343,7 +345,7 @@ def build_corpus(config: CorpusConfig) -> dict:
             if kind in ("noise", "holes", "pointcloud"):
                 kw["seed"] = seed
             scan = make_scan(head, kind, **kw)
-            scans[key] = (scan, fields[head.name].basis(scan.verts))
+            scans[key] = (scan, fields[head.name].basis(scan.motion_source))
         return scans[key]
 
     budget = {"train": 0.8, "val": 0.1, "test": 0.1}
@@ -452,6 +454,8 @@ def _write_unregistered(path: Path, head: Head, scan: Scan, basis: np.ndarray, c
     arrays = {"neutral_verts": verts.astype(np.float32)}
     if not scan.is_point_cloud:
         arrays["faces"] = permute(head, seed=order_seed, base=scan).faces.astype(np.int32)
+    if scan.motion_points is not None:
+        arrays["motion_points"] = scan.motion_points[order].astype(np.float32)
     arrays.update({
         "normals": scan.normals[order].astype(np.float32),
         "articulation": curves.astype(np.float32),

@@ -10,7 +10,10 @@ Kinds:
       projected onto the surface and relaxed;
 
 Every kind except ``noise`` keeps its points off the mouth line
-(:func:`~meshtalk.data.synth.heads.clear_mouth_line`), so each point belongs to one lip.
+(:func:`~meshtalk.data.synth.heads.clear_mouth_line`), so each point belongs to one lip. A noisy
+scan's vertices carry the motion of their clean surface points (:attr:`Scan.motion_points`):
+noise is a measurement error, and a vertex that noise pushes across the mouth line still belongs
+to its own lip.
     * ``decimate``: quadric-error decimation of a fine remeshing (anisotropic, curvature-adaptive);
     * ``subdivide``: midpoint subdivision of the template, new vertices projected onto the surface;
     * ``noise``: Gaussian noise on the vertex positions;
@@ -68,6 +71,9 @@ class Scan:
         normals: (V, 3) float64 unit outward normals (SDF gradient for point clouds, area-weighted
             face normals otherwise).
         provenance: JSON-ready record: head, kind, parameters, seed, seconds taken.
+        motion_points: (V, 3) float64 or None: the positions whose motion under the head's
+            displacement field each vertex carries, when they differ from ``verts`` (a noisy
+            scan: the clean surface points); see :attr:`motion_source`.
     """
 
     name: str
@@ -75,21 +81,29 @@ class Scan:
     faces: np.ndarray
     normals: np.ndarray
     provenance: dict = field(default_factory=dict)
+    motion_points: np.ndarray | None = None
 
     @property
     def is_point_cloud(self) -> bool:
         """Whether the scan has no faces."""
         return len(self.faces) == 0
 
+    @property
+    def motion_source(self) -> np.ndarray:
+        """(V, 3) where to evaluate the field for the vertices' exact motion:
+        ``verts + displace(motion_source, ...)``."""
+        return self.verts if self.motion_points is None else self.motion_points
+
 
 def _scan(head: Head, name: str, kind: str, verts: np.ndarray, faces: np.ndarray, t0: float,
-          normals: np.ndarray | None = None, **params) -> Scan:
+          normals: np.ndarray | None = None, motion_points: np.ndarray | None = None, **params) -> Scan:
     if normals is None:
         normals = _vertex_normals(verts, faces)
     provenance = {"head": head.name, "kind": kind, "vertices": int(len(verts)),
                   "faces": int(len(faces)), **params,
                   "seconds": round(time.perf_counter() - t0, 3)}
-    return Scan(name=name, verts=verts, faces=faces, normals=normals, provenance=provenance)
+    return Scan(name=name, verts=verts, faces=faces, normals=normals, provenance=provenance,
+                motion_points=motion_points)
 
 
 def _count_name(n: int) -> str:
@@ -211,8 +225,9 @@ def add_noise(head: Head, sigma: float = 0.0003, *, seed: int = 0,
     faces = head.faces if base is None else base.faces
     rng = np.random.default_rng([int(seed), 0x5CA7])
     noisy = verts + sigma * rng.standard_normal(verts.shape)
+    clean = verts if base is None else base.motion_source
     return _scan(head, f"noise_{int(round(sigma * 1e6))}um", "noise", noisy, faces, t0,
-                 sigma=float(sigma), seed=int(seed),
+                 motion_points=clean, sigma=float(sigma), seed=int(seed),
                  base=("template" if base is None else base.name))
 
 
@@ -253,7 +268,8 @@ def cut_holes(head: Head, count: int = 4, radius: float = 0.006, *, seed: int = 
     used = np.unique(kept)
     remap = np.full(len(verts), -1, dtype=np.int64)
     remap[used] = np.arange(len(used))
-    return _scan(head, f"holes_{int(count)}", "holes", verts[used], remap[kept], t0,
+    moving = None if base is None or base.motion_points is None else base.motion_points[used]
+    return _scan(head, f"holes_{int(count)}", "holes", verts[used], remap[kept], t0, motion_points=moving,
                  count=int(count), radius=float(radius), seed=int(seed),
                  centres=[[round(float(x), 6) for x in c] for c in centres],
                  base=("template" if base is None else base.name))
@@ -309,7 +325,8 @@ def permute(head: Head, *, seed: int = 0, base: Scan | None = None) -> Scan:
     order = np.random.default_rng([int(seed), 0x9E4]).permutation(len(verts))
     inverse = np.empty_like(order)
     inverse[order] = np.arange(len(order))
-    return _scan(head, "permute", "permute", verts[order], inverse[faces], t0, seed=int(seed),
+    moving = None if base is None or base.motion_points is None else base.motion_points[order]
+    return _scan(head, "permute", "permute", verts[order], inverse[faces], t0, motion_points=moving, seed=int(seed),
                  base=("template" if base is None else base.name))
 
 

@@ -108,23 +108,32 @@ def test_unregistered_layout_has_another_meshing_with_exact_targets(tiny):
     from meshtalk.data.synth.motion import displace
 
     manifest = json.loads((out / "manifest.json").read_text())
-    rec = manifest["sequences"][0]
-    data = np.load(out / "unregistered" / f"{rec['name']}.npz")
-    head_info = manifest["heads"][rec["subject"]]
-    head = make_head(head_info["seed"], name=rec["subject"])
-    neutral = data["neutral_verts"].astype(np.float64)
-    assert len(neutral) != len(head.verts) or not np.allclose(neutral, head.verts)
-    assert np.abs(head.sdf(neutral)).max() < 2e-3  # the same surface (noise scans up to ~1 mm)
-    assert str(data["subject"]) == rec["subject"]
-    art = data["articulation"]
-    index = data["target_index"] if "target_index" in data else np.arange(len(neutral))
-    rest = neutral[index]
-    expected = rest[None] + displace(rest, head, art.astype(np.float64))
-    np.testing.assert_allclose(data["verts"], expected, atol=1e-6)
-    if "faces" in data:
-        assert data["faces"].max() < len(neutral)
     splits = json.loads((out / "splits.json").read_text())
-    assert rec["name"] in splits[rec["split"]]
+    heads, kinds = {}, set()
+    for rec in manifest["sequences"]:
+        data = np.load(out / "unregistered" / f"{rec['name']}.npz")
+        kinds.add(rec["meshing"]["provenance"]["kind"])
+        if rec["subject"] not in heads:
+            heads[rec["subject"]] = make_head(manifest["heads"][rec["subject"]]["seed"], name=rec["subject"])
+        head = heads[rec["subject"]]
+        neutral = data["neutral_verts"].astype(np.float64)
+        assert len(neutral) != len(head.verts) or not np.allclose(neutral, head.verts)
+        assert np.abs(head.sdf(neutral)).max() < 2e-3  # the same surface (noise scans up to ~1 mm)
+        assert str(data["subject"]) == rec["subject"]
+        art = data["articulation"]
+        index = data["target_index"] if "target_index" in data else np.arange(len(neutral))
+        # a noisy scan's vertices carry their clean surface points' motion; other scans their own
+        noisy = rec["meshing"]["provenance"]["kind"] == "noise"
+        assert ("motion_points" in data) == noisy
+        moving = (data["motion_points"] if noisy else data["neutral_verts"]).astype(np.float64)[index]
+        if noisy:
+            assert np.abs(head.sdf(moving)).max() < 1e-5 and np.abs(moving - neutral[index]).max() > 1e-4
+        expected = neutral[index][None] + displace(moving, head, art.astype(np.float64))
+        np.testing.assert_allclose(data["verts"], expected, atol=1e-6)
+        if "faces" in data:
+            assert data["faces"].max() < len(neutral)
+        assert rec["name"] in splits[rec["split"]]
+    assert "noise" in kinds and len(kinds) >= 3   # the checks above covered a noisy scan
 
 
 def test_bad_arguments(tmp_path):
