@@ -138,3 +138,48 @@ def test_report_section_has_the_ratios_and_gap_and_keeps_other_sections(script, 
     assert "is met." in text
     script.write_report(report, result, tmp_path / "model", tmp_path / "cfg.yaml")   # rewrite: still one section
     assert report.read_text().count("<!-- BEGIN default-model -->") == 1
+
+
+def _rec(name, scan, duration, vertices=5000):
+    return {"name": name, "duration": duration, "meshing": {"scan": scan, "vertices": vertices}}
+
+
+def test_paired_plan_puts_every_scan_sequence_on_its_meshing_and_on_the_template(script):
+    recs = [_rec("a", "remesh_2k", 3.0), _rec("b", "remesh_2k", 1.0), _rec("c", "pointcloud_20k", 2.0),
+            _rec("d", "remesh_100k", 2.0, vertices=100000), _rec("e", "remesh_2k", 2.0)]
+    plan = script.evaluation_plan(recs, {"paired": True, "max_scan_vertices": 110000})
+    pairs = [(kind, r["name"]) for kind, r in plan]
+    assert len(pairs) == 10
+    for r in recs:   # each sequence exactly once on the template and once on its own meshing
+        assert pairs.count(("template", r["name"])) == 1
+        assert pairs.count((r["meshing"]["scan"], r["name"])) == 1
+    # a cap per meshing keeps the shortest; too large meshings are left out
+    plan = script.evaluation_plan(recs, {"paired": True, "scan_sequences": 1, "max_scan_vertices": 50000})
+    assert [(k, r["name"]) for k, r in plan] == [("template", "c"), ("pointcloud_20k", "c"),
+                                                 ("template", "b"), ("remesh_2k", "b")]
+    # the protocol up to stage 9: N template sequences + the shortest of each meshing
+    plan = script.evaluation_plan(recs, {"template_sequences": 2, "max_scan_vertices": 110000})
+    assert [(k, r["name"]) for k, r in plan] == [("template", "a"), ("template", "b"), ("remesh_2k", "b"),
+                                                 ("pointcloud_20k", "c"), ("remesh_100k", "d")]
+
+
+def test_paired_summary_has_a_per_meshing_gap_against_the_same_sequences(script, tmp_path):
+    def row(name, meshing, lve, mve, dtw):
+        scores = {"lve_mm2": lve, "mve_mm": mve, "opening_l1_mm": 1.0, "opening_dtw_mm": dtw, "opening_corr": 0.5}
+        return {"name": name, "meshing": meshing, "voice": "v", "model": scores, "neutral": scores,
+                "loudness": scores}
+    rows = [row("a", "template", 4.0, 1.0, 0.5), row("a", "pc", 12.0, 1.5, 1.0),
+            row("b", "template", 6.0, 1.0, 0.5), row("b", "pc", 8.0, 1.0, 0.5),
+            row("c", "template", 100.0, 9.0, 9.0), row("c", "remesh", 50.0, 9.0, 9.0)]
+    s = script._summarise(rows)
+    # pc's twins are a and b only: template LVE (4 + 6) / 2 = 5, pc LVE (12 + 8) / 2 = 10
+    assert s["meshing pc"]["template_same"]["lve_mm2"] == pytest.approx(5.0)
+    table = script._gap_table(s)
+    assert "| pc | 2 | 10 / 5 | 2.00 | 1.25 | 0.75 / 0.5 |" in table
+    assert "| remesh | 1 | 50 / 100 | 0.50 |" in table
+    result = {"summary": s, "eval_minutes": 1.0, "protocol": {"paired": True, "sequences": 3,
+                                                              "opening_pair": "midpoints"}}
+    report = tmp_path / "b.md"
+    script.write_report(report, result, tmp_path / "model", tmp_path / "cfg.yaml")
+    text = report.read_text()
+    assert "| pc | 2 | 10 / 5 | 2.00 |" in text and "same speech" in text and "12 % of the mouth width" in text

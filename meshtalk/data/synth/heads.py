@@ -192,6 +192,24 @@ class Head:
         """Signed distance (approximate, exact zero set) of ``points: (N, 3)`` → (N,)."""
         return head_sdf(points, self.params)
 
+    def lip_midpoints(self, offset: float = 0.12) -> np.ndarray:
+        """The upper and lower lip midpoints as :mod:`meshtalk.metrics.landmarks` defines them.
+
+        The front surface points ``offset`` mouth widths (corner to corner) above and below the
+        mouth centre, at its lateral position — the points whose distance is the mouth-opening
+        curve of ``meshtalk.metrics`` (default ``lip_offset`` 0.12). The landmarks' own
+        ``upper_lip``/``lower_lip`` are instead on the rims of the slit.
+
+        Returns:
+            (2, 3) upper, lower, metres.
+        """
+        lm = self.landmarks
+        c = lm.mouth_center
+        dy = offset * float(np.linalg.norm(lm.left_corner - lm.right_corner))
+        front = 0.2 * self.params.scale
+        origins = np.array([[c[0], c[1] + dy, front], [c[0], c[1] - dy, front]])
+        return _rays_to_surface(origins, np.tile([0.0, 0.0, -1.0], (2, 1)), self.params)
+
 
 # ----------------------------------------------------------------------------------------------
 # SDF primitives (float64, vectorised over points (N, 3))

@@ -169,3 +169,22 @@ def test_templates_share_one_topology_in_correspondence():
 
     agree = np.einsum("ij,ij->i", normals(a.verts), normals(b.verts))
     assert np.mean(agree < 0) < 1e-3
+
+
+def test_lip_midpoints_are_on_the_front_surface_at_the_metric_offset():
+    head = _head(2)
+    lm = head.landmarks
+    width = np.linalg.norm(lm.left_corner - lm.right_corner)
+    up, lo = head.lip_midpoints()
+    assert np.abs(head.sdf(np.stack([up, lo]))).max() < 1e-6
+    # 12 % of the mouth width above / below the mouth centre, at its lateral position
+    np.testing.assert_allclose([up[1] - lm.mouth_center[1], lm.mouth_center[1] - lo[1]], 0.12 * width, atol=1e-9)
+    np.testing.assert_allclose([up[0], lo[0]], lm.mouth_center[0], atol=1e-12)
+    # front surface: nothing of the head lies in front of them along +z
+    for p in (up, lo):
+        ahead = p + np.linspace(1e-4, 0.05, 200)[:, None] * np.array([0.0, 0.0, 1.0])
+        assert head.sdf(ahead).min() > 0
+    # outside the slit: farther from the mouth centre than the rims
+    assert min(up[1] - lm.upper_lip[1], lm.lower_lip[1] - lo[1]) > 0.003
+    up2, _ = head.lip_midpoints(offset=0.2)
+    assert up2[1] - lm.mouth_center[1] == pytest.approx(0.2 * width)
