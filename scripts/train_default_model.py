@@ -822,7 +822,8 @@ def evaluate(cfg: dict, work: Path, out: Path, card: Path, *, config_path: Path,
     summary = _summarise(rows)
     protocol = {"paired": bool(ecfg.get("paired", False)), "template_sequences": int(ecfg.get("template_sequences", 8)),
                 "opening_pair": ecfg.get("opening_pair", "rims"),
-                "sequences": len({r["name"] for kind, r in plan if kind != "template"})}
+                "sequences": len({r["name"] for kind, r in plan if kind != "template"}),
+                "per_meshing": _per_meshing_range(plan)}
     result = {"rows": rows, "summary": summary, "loudness_gains": (gains.jaw, gains.lip_aperture), "protocol": protocol,
               "eval_minutes": round((time.time() - t_eval) / 60, 2), "eval_date": time.strftime("%Y-%m-%d")}
     tinfo = work / "train_summary.json"
@@ -933,11 +934,26 @@ def _gap(s: dict, key: str = "lve_mm2") -> float:
     return float("nan")
 
 
+def _per_meshing_range(plan: list[tuple[str, dict]]) -> list[int]:
+    """[fewest, most] test sequences on one unseen meshing in ``plan``."""
+    counts: dict[str, int] = {}
+    for kind, _ in plan:
+        if kind != "template":
+            counts[kind] = counts.get(kind, 0) + 1
+    return [min(counts.values()), max(counts.values())] if counts else [0, 0]
+
+
+def _range_text(lo_hi: list[int]) -> str:
+    lo, hi = lo_hi
+    return f"{lo}" if lo == hi else f"{lo} to {hi}"
+
+
 def _protocol(result: dict) -> str:
     """How the test sequences were laid out on the meshings (for the report and the card)."""
     p = result.get("protocol", {})
     if p.get("paired"):
-        return (f"every test sequence of the unseen meshings ({p['sequences']} sequences; 2 to 8 per meshing) "
+        return (f"every test sequence of the unseen meshings ({p['sequences']} sequences; "
+                f"{_range_text(p.get('per_meshing', [0, 0]))} per meshing) "
                 "animated both on its meshing and on the head's registered template, so template and unseen "
                 "rows hold the same speech")
     return (f"{p.get('template_sequences', 8)} test sequences on the head's registered template plus the shortest "
@@ -1019,6 +1035,7 @@ def write_card(card: Path, cfg: dict, result: dict, config_path: Path, out: Path
         meshings=cfg["meshings"], table=_table(s, groups), gains=result["loudness_gains"], gap=gap,
         gap_mve=_gap(s, "mve_mm"), gap_note=GAP_NOTE, gap_table=_gap_table(s), protocol=_protocol(result),
         opening_points=_opening_points(result),
+        per_meshing=_range_text(result.get("protocol", {}).get("per_meshing", [1, 1])),
         eval_minutes=result["eval_minutes"], val=tr.get("best_val_vertex_l2_canonical", float("nan")),
         select=tr.get("select_on", "all"),
         lve_m=s["all"]["model"]["lve_mm2"], lve_n=s["all"]["neutral"]["lve_mm2"], lve_l=s["all"]["loudness"]["lve_mm2"],
@@ -1206,8 +1223,8 @@ displacement field).
 ({ratio_l:.2f}x); its opening L1/DTW distances are {l1_m:.3g}/{dtw_m:.3g} mm against
 {l1_l:.3g}/{dtw_l:.3g} for the loudness baseline, and its opening curve correlates with the truth at
 {corr_m:.2f} (loudness {corr_l:.2f}). {verdict} That baseline is privileged (the exact deformation
-field of the test head, only the timing is guessed). The corpus has a single test head and 2 to 8
-test sequences per unseen meshing, so per-meshing rows are noisy.
+field of the test head, only the timing is guessed). The corpus has a single test head and
+{per_meshing} test sequence(s) per unseen meshing, so per-meshing rows are noisy.
 
 Opening-curve diagnostics (all test sequences; model / loudness): amplitude (std ratio to the truth)
 {amp_m:.2f} / {amp_l:.2f}, mean offset {off_m:+.2f} / {off_l:+.2f} mm, best-correlating lag

@@ -153,6 +153,7 @@ def test_paired_plan_puts_every_scan_sequence_on_its_meshing_and_on_the_template
     for r in recs:   # each sequence exactly once on the template and once on its own meshing
         assert pairs.count(("template", r["name"])) == 1
         assert pairs.count((r["meshing"]["scan"], r["name"])) == 1
+    assert script._per_meshing_range(plan) == [1, 3]
     # a cap per meshing keeps the shortest; too large meshings are left out
     plan = script.evaluation_plan(recs, {"paired": True, "scan_sequences": 1, "max_scan_vertices": 50000})
     assert [(k, r["name"]) for k, r in plan] == [("template", "c"), ("pointcloud_20k", "c"),
@@ -177,9 +178,10 @@ def test_paired_summary_has_a_per_meshing_gap_against_the_same_sequences(script,
     table = script._gap_table(s)
     assert "| pc | 2 | 10 / 5 | 2.00 | 1.25 | 0.75 / 0.5 |" in table
     assert "| remesh | 1 | 50 / 100 | 0.50 |" in table
-    result = {"summary": s, "eval_minutes": 1.0, "protocol": {"paired": True, "sequences": 3,
+    result = {"summary": s, "eval_minutes": 1.0, "protocol": {"paired": True, "sequences": 3, "per_meshing": [1, 2],
                                                               "opening_pair": "midpoints"}}
     report = tmp_path / "b.md"
     script.write_report(report, result, tmp_path / "model", tmp_path / "cfg.yaml")
     text = report.read_text()
     assert "| pc | 2 | 10 / 5 | 2.00 |" in text and "same speech" in text and "12 % of the mouth width" in text
+    assert "(3 sequences; 1 to 2 per meshing)" in text
