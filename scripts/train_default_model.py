@@ -677,7 +677,7 @@ def head_lip_region(head, verts: np.ndarray, *, pair: str = "rims"):
 
     ``pair``: which points the mouth-opening curve follows. ``"rims"`` (training's opening loss,
     every stage): the vertices nearest the engine's ``upper_lip``/``lower_lip``, on the two rims of
-    the 1 mm slit. ``"midpoints"`` (the evaluation, from stage 10 on): the vertices nearest the lip
+    the 1 mm slit. ``"midpoints"`` (the evaluation since stop 11): the vertices nearest the lip
     midpoints as ``meshtalk.metrics`` defines them, 12 % of the mouth width above and below the
     mouth centre on the front surface (:meth:`Head.lip_midpoints`) — the documented mouth-opening
     curve; on a meshing that does not resolve the slit (a 20k point cloud, 1.2 mm spacing) the
