@@ -1107,6 +1107,11 @@ STAGE_COMMANDS = (
     """    # stage 9: stage 8 continued at a lower learning rate (chosen over a variant with twice the
     # opening-loss weight on the validation topology check)
     python scripts/train_default_model.py --config scripts/default_model_slit_pc_more.yaml --work runs/default-model --out runs/stage9 --init runs/stage8/model.safetensors --no-eval""",
+    """    # stage 10: plus a 30k-vertex remesh of every training head (the dense meshings' mouth corners)
+    python scripts/train_default_model.py --config scripts/default_model_dense30k.yaml --work runs/default-model --out runs/stage10 --init runs/stage9/model.safetensors --no-eval""",
+    """    # stage 11: stage 10 continued (chosen over stage 9, stage 10 and a lower-lr continuation on
+    # the validation topology check)
+    python scripts/train_default_model.py --config scripts/default_model_dense30k_more.yaml --work runs/default-model --out runs/stage11 --init runs/stage10/model.safetensors --no-eval""",
 )
 
 
