@@ -232,7 +232,10 @@ def test_no_seam_with_the_default_model_on_a_minute_of_speech():
     percentile is ~4x its median), so "max at the seams <= 1.5x the median elsewhere" fails for any
     output, the unwindowed one included; what the windows add is measured against the same
     animation done in one pass: the change of (windowed - one pass) at the seams must stay below
-    1.5x the median change elsewhere. Hard cuts at the boundaries (no overlap) fail that."""
+    1.5x the median change elsewhere. Control: hard cuts at the boundaries (no overlap) add at least
+    5x as much at the seams, and at least half the median change (a visible step). (How large a
+    hard cut's step is depends on the model: 1.3x the median change for the stage-11 model, > 1.5x
+    for earlier ones; its cross-faded windows add 0.09x.)"""
     from pathlib import Path
 
     fast_simplification = pytest.importorskip("fast_simplification")
@@ -251,15 +254,18 @@ def test_no_seam_with_the_default_model_on_a_minute_of_speech():
     one_pass = meshtalk.animate((v, f), audio, None, cache=None, window_s=1e4)
     n, window = len(one_pass), 600
     change = np.linalg.norm(np.diff(one_pass, axis=0), axis=-1).max(axis=1)
-    for overlap_s, should_pass in ((3.0, True), (0.0, False)):
+    ratios = {}
+    for overlap_s in (3.0, 0.0):
         windowed = meshtalk.animate((v, f), audio, None, cache=None, window_s=20.0, overlap_s=overlap_s)
         seam = _seam_frames(n, window, int(overlap_s * 30))
         added = np.linalg.norm(np.diff(windowed - one_pass, axis=0), axis=-1).max(axis=1)
-        ratio = added[seam].max() / np.median(change[~seam])
-        assert (ratio <= 1.5) == should_pass, (overlap_s, ratio)
-        if should_pass:
+        ratios[overlap_s] = added[seam].max() / np.median(change[~seam])
+        if overlap_s > 0:
+            assert ratios[overlap_s] <= 1.5, ratios
             w_change = np.linalg.norm(np.diff(windowed, axis=0), axis=-1).max(axis=1)
             assert w_change[seam].max() <= 1.5 * change[seam].max()      # no rougher than one pass there
+    # the control: the same measure does see hard cuts
+    assert ratios[0.0] >= max(5.0 * ratios[3.0], 0.5), ratios
 
 
 def test_silent_audio_keeps_the_mouth_near_neutral():
