@@ -1296,16 +1296,19 @@ def validation_gap(work: Path, models: list[Path], n_sequences: int = 3, *, pair
     _, heads = load_heads(corpus, {subj})
     head, field = heads[subj]
     tpl = pickle.loads((corpus / "templates.pkl").read_bytes())[subj]
-    meshes = {"template": (np.asarray(tpl, np.float64), np.load(corpus / "faces" / f"{subj}.npy").astype(np.int64))}
+    tpl = np.asarray(tpl, np.float64)
+    # (vertices, faces or None, where the field gives each vertex's motion: Scan.motion_source)
+    meshes = {"template": (tpl, np.load(corpus / "faces" / f"{subj}.npy").astype(np.int64), tpl)}
     for name, kind, arg in VAL_GAP_MESHINGS:
         sc = getattr(scans, kind)(head, arg)
         meshes[name] = (np.asarray(sc.verts, np.float64),
-                        None if sc.faces is None or len(sc.faces) == 0 else np.asarray(sc.faces))
+                        None if sc.faces is None or len(sc.faces) == 0 else np.asarray(sc.faces),
+                        np.asarray(sc.motion_source, np.float64))
     out = []
     for path in models:
         loaded = load_model(path)
         res = {}
-        for mname, (nv, f) in meshes.items():
+        for mname, (nv, f, moving) in meshes.items():
             lm, mask = head_lip_region(head, nv, pair=pair)
             rows = []
             for name in val:
@@ -1313,7 +1316,7 @@ def validation_gap(work: Path, models: list[Path], n_sequences: int = 3, *, pair
                 pred = animate((nv, f), corpus / "wav" / f"{name}.wav", loaded, fps=30.0,
                                cache=work / "operator-cache")
                 n = min(len(pred), len(art))
-                rows.append(_scores(pred[:n].astype(np.float64), nv[None] + field.displace(nv, art[:n]), mask, lm))
+                rows.append(_scores(pred[:n].astype(np.float64), nv[None] + field.displace(moving, art[:n]), mask, lm))
             res[mname] = {k: float(np.mean([r[k] for r in rows])) for k in ("lve_mm2", "opening_dtw_mm")}
         unseen = float(np.mean([v["lve_mm2"] for k, v in res.items() if k != "template"]))
         rec = {"model": str(path), "head": subj, "sequences": val, "meshings": res, "opening_pair": pair,
