@@ -169,11 +169,12 @@ def check_mesh_alignment(verts: np.ndarray, model) -> list[str]:
     return msgs
 
 
-def _mesh_arrays(mesh: Any) -> tuple[np.ndarray, np.ndarray | None]:
+def _mesh_arrays(mesh: Any) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+    """(verts, faces, a point cloud's own normals or None) of any mesh-like input."""
     from meshtalk.geometry.io import as_mesh
 
     m = as_mesh(mesh)
-    return m.verts, m.faces
+    return m.verts, m.faces, m.normals
 
 
 # --------------------------------------------------------------------------------- animation
@@ -264,7 +265,7 @@ def _animate_blocks(
         model = load_model(model, device=device)
     device = torch.device(device) if device is not None else next(model.parameters()).device
     model = model.to(device).eval()
-    verts, faces = _mesh_arrays(mesh)
+    verts, faces, normals = _mesh_arrays(mesh)
     check_mesh_alignment(verts, model)
     wave = load_audio(audio)
     fps = float(fps or model.config.fps)
@@ -280,7 +281,7 @@ def _animate_blocks(
     if ops is None:
         from meshtalk.geometry import compute_operators
 
-        ops = compute_operators(verts, faces, k=model.config.k_eig, cache=cache)
+        ops = compute_operators(verts, faces, k=model.config.k_eig, cache=cache, normals=normals)
     ops = ops.to(device)
     n_frames = num_motion_frames(len(wave), fps)
     window = max(1, int(round(window_s * fps)))
@@ -371,8 +372,11 @@ def animate(
     Raises:
         MeshtalkError: unreadable audio/mesh/checkpoint or bad arguments.
     """
-    verts, faces = _mesh_arrays(mesh)
-    gen = _animate_blocks((verts, faces), audio, model, fps=fps, device=device,
+    from meshtalk.geometry.io import as_mesh
+
+    m = as_mesh(mesh)      # keeps a point cloud's own normals for the operators
+    verts = m.verts
+    gen = _animate_blocks(m, audio, model, fps=fps, device=device,
                           chunk_frames=chunk_frames, window_s=window_s, overlap_s=overlap_s,
                           fade_margin=fade_margin, ops=ops, cache=cache, silence_db=silence_db)
     n_frames = next(gen)

@@ -170,11 +170,12 @@ def _device(device: str | None):
 # -------------------------------------------------------------------------------------- mesh
 
 
-def _mesh_arrays(mesh: Any) -> tuple[np.ndarray, np.ndarray | None, Path | None]:
+def _mesh_arrays(mesh: Any) -> tuple[np.ndarray, np.ndarray | None, Path | None, np.ndarray | None]:
+    """(verts, faces, path, a point cloud's own normals or None) of any mesh-like input."""
     from meshtalk.geometry.io import as_mesh
 
     m = as_mesh(mesh)
-    return m.verts, m.faces, m.path
+    return m.verts, m.faces, m.path, m.normals
 
 
 def place(
@@ -223,6 +224,7 @@ def animate(
     window_s: float = 20.0,
     overlap_s: float | None = None,
     progress: bool = False,
+    normals: Any = None,
 ) -> np.ndarray:
     """Animate a neutral face scan with speech.
 
@@ -246,6 +248,10 @@ def animate(
         overlap_s: overlap of consecutive windows, whose audio codes are cross-faded there
             (default: 3 s, at most a quarter of the window; see :func:`meshtalk.inference.animate`).
         progress: show a progress bar.
+        normals: (V, 3) outward normals of the scan, in its coordinates (a scanner's); default:
+            those its file carries for a point cloud (PLY ``nx ny nz``), else estimated from the
+            points or computed from the faces. A point cloud's own normals tell apart surfaces
+            closer than its point spacing (the two lips), which estimated normals mix.
 
     Returns:
         (T, V, 3) float32 vertex positions in the scan's vertex order and coordinates,
@@ -256,7 +262,7 @@ def animate(
     """
     return animate_to_folder(mesh, audio, None, model, fps=fps, device=device, up=up, front=front,
                              scale=scale, cache=cache, chunk_frames=chunk_frames, window_s=window_s,
-                             overlap_s=overlap_s, progress=progress).motion
+                             overlap_s=overlap_s, progress=progress, normals=normals).motion
 
 
 @dataclass
@@ -370,12 +376,13 @@ def animate_to_folder(
     overlap_s: float | None = None,
     progress: bool = False,
     video_size: int = 512,
+    normals: Any = None,
 ) -> AnimateResult:
     """:func:`animate`, then write the exports (and a video) into ``out_dir``.
 
     Args:
         mesh, audio, model, fps, device, up, front, scale, cache, chunk_frames, window_s,
-            overlap_s, progress: as for :func:`animate`.
+            overlap_s, progress, normals: as for :func:`animate`.
         out_dir: output folder (created), or None to write nothing.
         formats: export formats (:data:`meshtalk.export.FORMATS` or ``"all"``; default
             :data:`DEFAULT_FORMATS`); a point cloud only gets ``npy``.
@@ -409,7 +416,15 @@ def animate_to_folder(
         _check_out_dir(out, names, overwrite)
 
     t = time.perf_counter()
-    verts, faces, mesh_path = _mesh_arrays(mesh)
+    verts, faces, mesh_path, file_normals = _mesh_arrays(mesh)
+    if normals is not None:
+        from meshtalk.geometry.io import usable_normals
+
+        normals = usable_normals(normals, len(verts), "normals")
+        if normals is None:
+            raise MeshtalkError(f"normals: expected ({len(verts)}, 3) finite, non-zero vectors")
+    else:
+        normals = file_normals
     audio_path = Path(audio) if isinstance(audio, (str, os.PathLike)) else None
     wave = load_audio(audio)
     loaded = load_model(model, device=device)
@@ -427,7 +442,8 @@ def animate_to_folder(
     from meshtalk.geometry import compute_operators
 
     ops = compute_operators(placed, faces, k=loaded.model.config.k_eig, cache=cache,
-                            name=str(mesh_path) if mesh_path else "mesh")
+                            name=str(mesh_path) if mesh_path else "mesh",
+                            normals=None if normals is None else placement.vectors_to_canonical(normals))
     timings["operators"] = time.perf_counter() - t
 
     t = time.perf_counter()

@@ -197,7 +197,10 @@ def load_heads(corpus: Path, names: set[str]):
     return manifest, heads
 
 
-def build_meshings(heads, mcfg: dict, k_eig: int, cache: Path, sample_coef: np.ndarray) -> dict[str, list[Meshing]]:
+def build_meshings(heads, mcfg: dict, k_eig: int, cache: Path, sample_coef: np.ndarray, *,
+                   given_normals: bool = False) -> dict[str, list[Meshing]]:
+    """Every training meshing of every head with its operators, canonical motion basis and lip
+    region; ``given_normals``: point clouds' operators use their own normals (else estimated)."""
     from meshtalk.data.synth.scans import decimate, point_cloud, remesh
     from meshtalk.geometry import compute_operators
 
@@ -216,10 +219,13 @@ def build_meshings(heads, mcfg: dict, k_eig: int, cache: Path, sample_coef: np.n
         out[name] = []
         for si, scan in enumerate(scans):
             if scan.faces is not None and len(scan.faces) == 0:
-                scan = SimpleNamespace(name=scan.name, verts=scan.verts, faces=None)
+                scan = SimpleNamespace(name=scan.name, verts=scan.verts, faces=None, normals=scan.normals)
             place = estimate_placement(scan.verts, scan.faces, up="+y", front="+z")
             vc = place.to_canonical(scan.verts)
-            ops = compute_operators(vc, scan.faces, k=k_eig, cache=cache)
+            # a point cloud comes with its scanner's normals (the data engine's: the surface's);
+            # a mesh's normals come from its faces
+            given = place.vectors_to_canonical(scan.normals) if scan.faces is None and given_normals else None
+            ops = compute_operators(vc, scan.faces, k=k_eig, cache=cache, normals=given)
             basis = place.vectors_to_canonical(field.basis(getattr(scan, "motion_source", scan.verts)))  # (K, N, 3)
             disp = np.einsum("tk,knc->tnc", sample_coef_for(field, sample_coef), basis)
             mag = np.linalg.norm(disp, axis=-1).max(0)
@@ -329,11 +335,21 @@ def load_matching(module: torch.nn.Module, tensors: dict[str, torch.Tensor], pre
     own = module.state_dict()
     take = {k: v for k, v in tensors.items() if k in own and own[k].shape == v.shape
             and (not prefixes or k.startswith(prefixes))}
+    for k in WIDENED_INPUTS:
+        # an input layer that gained feature columns (e.g. model.normal_input): the old columns
+        # carry over, the new ones start at zero, so the widened model starts as the old one
+        if k in tensors and k in own and (not prefixes or k.startswith(prefixes)) and k not in take:
+            old_w, new_w = tensors[k], own[k]
+            if old_w.dim() == 2 and old_w.shape[0] == new_w.shape[0] and old_w.shape[1] < new_w.shape[1]:
+                wide = torch.zeros_like(new_w)
+                wide[:, :old_w.shape[1]] = old_w
+                take[k] = wide
     module.load_state_dict(take, strict=False)
     return sorted(k for k in own if k not in take and (not prefixes or k.startswith(prefixes)))
 
 
 GEOMETRY_PARTS = ("geometry_encoder.", "decoder.", "fusion.geometry.")
+WIDENED_INPUTS = ("geometry_encoder.first_lin.weight",)   # may gain zero input columns in load_matching
 
 
 def blend_geometry(source: Path, target: Path, alpha: float, out: Path, work: Path) -> None:
@@ -426,7 +442,8 @@ def train(cfg: dict, work: Path, out: Path, minutes: float | None, init: Path | 
     arts = np.concatenate([np.load(corpus / "articulation" / f"{n}.npy") for n in splits["train"]])
     art_stats = (arts.mean(0), arts.std(0) + 1e-6)
     sample = arts[rng.choice(len(arts), min(len(arts), 400), replace=False)].astype(np.float64)
-    meshings = build_meshings(heads, cfg["meshings"], mcfg.k_eig, work / "operator-cache", sample)
+    meshings = build_meshings(heads, cfg["meshings"], mcfg.k_eig, work / "operator-cache", sample,
+                              given_normals=bool(cfg["meshings"].get("given_normals", False)))
     train_set = load_sequences(corpus, splits["train"], manifest, heads, fps, vocab, art_stats)
     val_set = load_sequences(corpus, splits["val"], manifest, heads, fps, vocab, art_stats)[: int(tcfg["val_sequences"])]
     if tcfg.get("extra_speech"):     # audio-only: auxiliary losses, never decoded
@@ -776,6 +793,8 @@ def evaluate(cfg: dict, work: Path, out: Path, card: Path, *, config_path: Path,
     rows = []
     t_eval = time.time()
     templates = None
+    last_template = None    # (name, neutral, faces, prediction, truth, lip mask, lip pair) of the latest template row
+    given_normals = bool(cfg["meshings"].get("given_normals", False))
     plan = evaluation_plan(recs, ecfg)
     for kind, r in plan:
         name, subject = r["name"], r["subject"]
@@ -787,6 +806,7 @@ def evaluate(cfg: dict, work: Path, out: Path, card: Path, *, config_path: Path,
         wav = corpus / "wav" / f"{name}.wav"
         audio = load_audio(wav)
         moving = None   # where the field is evaluated for each vertex's motion (the vertices themselves)
+        normals = None  # a point cloud's own normals (meshings.given_normals), else estimated
         if kind == "template":
             if templates is None:
                 import pickle
@@ -802,9 +822,11 @@ def evaluate(cfg: dict, work: Path, out: Path, card: Path, *, config_path: Path,
             art = np.asarray(z["articulation"], np.float64)
             if "motion_points" in z.files:      # a noisy scan: its vertices carry their clean points' motion
                 moving = np.asarray(z["motion_points"], np.float64)
+            if faces is None and given_normals and "normals" in z.files:   # a scanner's point normals
+                normals = np.asarray(z["normals"], np.float64)
         moving = neutral if moving is None else moving
         t0 = time.time()
-        pred = animate((neutral, faces), wav, loaded, fps=fps, cache=work / "operator-cache")
+        pred = animate((neutral, faces), wav, loaded, fps=fps, cache=work / "operator-cache", normals=normals)
         seconds = time.time() - t0
         n = min(len(pred), len(art))
         pred = pred[:n].astype(np.float64)
@@ -816,11 +838,24 @@ def evaluate(cfg: dict, work: Path, out: Path, card: Path, *, config_path: Path,
                "seconds": round(seconds, 2)}
         for label, motion in (("model", pred), ("neutral", base_neutral), ("loudness", base_loud)):
             row[label] = _scores(motion, gt, mask, lm)
+        if kind == "template":
+            last_template = (name, neutral, faces, pred, gt, mask, lm)
+        elif last_template is not None and last_template[0] == name:
+            # same points, same truth, both ways: the registered animation of the same speech carried
+            # to this meshing's surface points, and this meshing's animation carried to the
+            # template's vertices
+            t_neutral, t_faces, t_pred, t_gt, t_mask, t_lm = last_template[1:]
+            m = min(n, len(t_pred))
+            row["template_at_points"] = _scores(transfer_to_points(t_neutral, t_faces, t_pred[:m], moving),
+                                                gt[:m], mask, lm)
+            row["at_template_points"] = _scores(transfer_to_points(neutral, faces, pred[:m], t_neutral),
+                                                t_gt[:m], t_mask, t_lm)
         rows.append(row)
         logger.info("eval %s %s (%d v): LVE model %.3g / neutral %.3g / loudness %.3g mm^2", kind, name,
                     len(neutral), row["model"]["lve_mm2"], row["neutral"]["lve_mm2"], row["loudness"]["lve_mm2"])
     summary = _summarise(rows)
     protocol = {"paired": bool(ecfg.get("paired", False)), "template_sequences": int(ecfg.get("template_sequences", 8)),
+                "given_normals": given_normals,
                 "opening_pair": ecfg.get("opening_pair", "rims"),
                 "sequences": len({r["name"] for kind, r in plan if kind != "template"}),
                 "per_meshing": _per_meshing_range(plan)}
@@ -837,6 +872,42 @@ def evaluate(cfg: dict, work: Path, out: Path, card: Path, *, config_path: Path,
     if report is not None:
         write_report(report, result, out, config_path)
     return result
+
+
+def transfer_to_points(verts: np.ndarray, faces: np.ndarray | None, motion: np.ndarray, points: np.ndarray,
+                       *, k: int = 3) -> np.ndarray:
+    """Carry the animation of a mesh or point cloud to points on (or near) its surface.
+
+    On a mesh each point takes the displacement of its closest point on the neutral surface,
+    interpolated barycentrically in that triangle (what a register-then-transfer pipeline gives a
+    scan whose points are ``points``); on a point cloud (``faces`` None), the inverse-distance
+    weighted displacement of its ``k`` nearest neutral points.
+
+    Args:
+        verts: ``(V, 3)`` neutral vertices (points) of the animated shape.
+        faces: ``(F, 3)`` its triangles, or None for a point cloud.
+        motion: ``(T, V, 3)`` its animated vertices.
+        points: ``(N, 3)`` neutral positions of the points to animate.
+        k: neighbours per point on a point cloud.
+
+    Returns:
+        ``(T, N, 3)``: ``points`` plus the interpolated displacement of every frame.
+    """
+    from scipy.spatial import cKDTree
+
+    from meshtalk.metrics.landmarks import closest_points_on_mesh
+
+    verts = np.asarray(verts, np.float64)
+    disp = np.asarray(motion, np.float64) - verts[None]
+    if faces is None:
+        dist, idx = cKDTree(verts).query(np.asarray(points, np.float64), k=k)
+        w = 1.0 / np.maximum(dist, 1e-9)
+        w /= w.sum(axis=1, keepdims=True)
+    else:
+        _, face, w = closest_points_on_mesh(points, verts, faces)
+        idx = np.asarray(faces)[face]                               # (N, 3) vertex ids
+    carried = np.einsum("nk,tnkc->tnc", w, disp[:, idx])
+    return np.asarray(points, np.float64)[None] + carried
 
 
 def evaluation_plan(recs: list[dict], ecfg: dict) -> list[tuple[str, dict]]:
@@ -893,6 +964,16 @@ def _summarise(rows: list[dict]) -> dict:
             if len(twins) == len(rs):
                 out[g]["template_same"] = {k: float(np.mean([r["model"][k] for r in twins]))
                                            for k in ("lve_mm2", "mve_mm", "opening_dtw_mm")}
+        if g != "all" and g != "template" and all("template_at_points" in r for r in rs):
+            # the registered animation of the same speech scored at this meshing's own points, and
+            # this meshing's animation scored at the template's vertices (with the template's own
+            # errors on the same sequences)
+            for key, src in (("template_points", "template_at_points"), ("at_template", "at_template_points")):
+                out[g][key] = {k: float(np.mean([r[src][k] for r in rs])) for k in ("lve_mm2", "mve_mm", "opening_dtw_mm")}
+            names = {r["name"] for r in rs}
+            twins = [r for r in groups["template"] if r["name"] in names]
+            out[g]["template_same"] = {k: float(np.mean([r["model"][k] for r in twins]))
+                                       for k in ("lve_mm2", "mve_mm", "opening_dtw_mm")}
     return out
 
 
@@ -972,18 +1053,59 @@ def _opening_points(result: dict) -> str:
 
 def _gap_table(s: dict) -> str:
     """Per unseen meshing: the model's errors on it and on the registered template for the same
-    sequences (paired protocol only; empty otherwise)."""
-    rows = [k for k in sorted(s) if k.startswith("meshing ") and "template_same" in s[k]]
+    sequences (paired protocol only; empty otherwise); with the same-points columns when the
+    evaluation carried the animations across (``template_points``/``at_template``)."""
+    rows = [k for k in sorted(s) if k.startswith("meshing ") and k != "meshing template" and "template_same" in s[k]]
     if not rows:
         return ""
-    lines = ["| meshing | n | LVE mm² on it / on the template | LVE gap | lip MVE gap | opening DTW mm on it / "
-             "on the template |", "|---|---|---|---|---|---|"]
+    points = all("template_points" in s[k] and "at_template" in s[k] for k in rows)
+    if points and "template_points" in s.get("unseen meshings", {}):
+        rows.append("unseen meshings")
+    head = "| meshing | n | LVE mm² on it / on the template | LVE gap | lip MVE gap | opening DTW mm on it / on the template |"
+    rule = "|---|---|---|---|---|---|"
+    if points:
+        head += (" LVE mm² at its points: it / template's animation carried there | gap | LVE mm² at the "
+                 "template's vertices: its animation carried there / template | gap |")
+        rule += "---|---|---|---|"
+    lines = [head, rule]
     for k in rows:
         m, t = s[k]["model"], s[k]["template_same"]
-        lines.append(f"| {k[len('meshing '):]} | {s[k]['n']} | {m['lve_mm2']:.3g} / {t['lve_mm2']:.3g} | "
-                     f"{m['lve_mm2'] / max(t['lve_mm2'], 1e-12):.2f} | {m['mve_mm'] / max(t['mve_mm'], 1e-12):.2f} | "
-                     f"{m['opening_dtw_mm']:.3g} / {t['opening_dtw_mm']:.3g} |")
+        line = (f"| {k[len('meshing '):] if k.startswith('meshing ') else k} | {s[k]['n']} | "
+                f"{m['lve_mm2']:.3g} / {t['lve_mm2']:.3g} | {m['lve_mm2'] / max(t['lve_mm2'], 1e-12):.2f} | "
+                f"{m['mve_mm'] / max(t['mve_mm'], 1e-12):.2f} | {m['opening_dtw_mm']:.3g} / {t['opening_dtw_mm']:.3g} |")
+        if points:
+            tp, at = s[k]["template_points"]["lve_mm2"], s[k]["at_template"]["lve_mm2"]
+            line += (f" {m['lve_mm2']:.3g} / {tp:.3g} | {m['lve_mm2'] / max(tp, 1e-12):.2f} | "
+                     f"{at:.3g} / {t['lve_mm2']:.3g} | {at / max(t['lve_mm2'], 1e-12):.2f} |")
+        lines.append(line)
     return "\n".join(lines)
+
+
+def _same_points_text(s: dict) -> str:
+    """What the same-points columns of the gap table say (empty when the evaluation has none)."""
+    to_scan, to_template = _gap_same_points(s)
+    if not np.isfinite(to_scan):
+        return ""
+    return (" Same points, both ways (last four columns): the registered template's animation of the same "
+            "speech carried to each meshing's own surface points (closest point, barycentric), and each "
+            "meshing's animation carried to the template's vertices (closest point on its triangles, or "
+            "the 3 nearest points of a cloud, inverse-distance weighted); over the unseen meshings the "
+            f"LVE ratios are {to_scan:.2f} and {to_template:.2f}. Carrying motion between two samplings of "
+            "the thin mouth slit is itself lossy (a point near one lip's rim can take the other lip's "
+            "motion), so neither direction isolates the topology; what they show is where the excess "
+            "LVE lives: where a meshing samples the slit walls and mouth corners that the template "
+            "does not, the template's own animation is as wrong or worse.")
+
+
+def _gap_same_points(s: dict, key: str = "lve_mm2") -> tuple[float, float]:
+    """Topology gap at the same surface points, both ways, over the unseen meshings: (model on the
+    meshing / template's animation carried to its points, the meshing's animation carried to the
+    template's vertices / template); NaNs when the evaluation did not carry them."""
+    g = s.get("unseen meshings", {})
+    if "template_points" not in g or "at_template" not in g:
+        return float("nan"), float("nan")
+    return (g["model"][key] / max(g["template_points"][key], 1e-12),
+            g["at_template"][key] / max(g["template_same"][key], 1e-12))
 
 
 def write_report(report: Path, result: dict, out: Path, config_path: Path) -> None:
@@ -1010,7 +1132,8 @@ def write_report(report: Path, result: dict, out: Path, config_path: Path) -> No
             lines.append(f"| {g} | {r[0]:.2f}x | {r[1]:.2f}x | {r[2]:.2f}x | {r[3]:.2f}x |")
     lines += ["", f"Topology gap (LVE on unseen meshings / LVE on the registered template): {_gap(s):.2f} "
               f"(bar: 1.25); with the mean lip-vertex error instead of the worst lip vertex's: "
-              f"{_gap(s, 'mve_mm'):.2f}. " + GAP_NOTE, "", _gap_table(s), "", _verdict(s["all"]), "",
+              f"{_gap(s, 'mve_mm'):.2f}. " + GAP_NOTE + _same_points_text(s), "", _gap_table(s), "",
+              _verdict(s["all"]), "",
               _table(s, _groups(s))]
     write_section(report, "\n".join(lines), name="default-model")
 
@@ -1033,7 +1156,8 @@ def write_card(card: Path, cfg: dict, result: dict, config_path: Path, out: Path
         commands=_commands(tr, _repo_relative(out), rel),
         train_sequences=tr.get("train_sequences", "?"), heads=", ".join(tr.get("train_heads", [])),
         meshings=cfg["meshings"], table=_table(s, groups), gains=result["loudness_gains"], gap=gap,
-        gap_mve=_gap(s, "mve_mm"), gap_note=GAP_NOTE, gap_table=_gap_table(s), protocol=_protocol(result),
+        gap_mve=_gap(s, "mve_mm"), gap_note=GAP_NOTE + _same_points_text(s), gap_table=_gap_table(s),
+        protocol=_protocol(result),
         opening_points=_opening_points(result),
         per_meshing=_range_text(result.get("protocol", {}).get("per_meshing", [1, 1])),
         eval_minutes=result["eval_minutes"], val=tr.get("best_val_vertex_l2_canonical", float("nan")),
@@ -1274,12 +1398,14 @@ VAL_GAP_MESHINGS = (("remesh_100k", "remesh", 100000), ("pointcloud_20k", "point
                     ("subdivide_1", "subdivide", 1), ("remesh_12k", "remesh", 12000))
 
 
-def validation_gap(work: Path, models: list[Path], n_sequences: int = 3, *, pair: str = "rims") -> list[dict]:
+def validation_gap(work: Path, models: list[Path], n_sequences: int = 3, *, pair: str = "rims",
+                   given_normals: bool = False) -> list[dict]:
     """The topology check on the validation split: LVE / opening DTW of each model on the val head's
     registered template and on unseen-style meshings of it (100k remesh, 20k point cloud, one
     subdivision, 12k remesh), for its shortest ``n_sequences`` val sequences, through
     ``meshtalk.animate``; gap = mean LVE on those meshings / LVE on the template (the test table's
-    definition; ``pair``: the opening curve's lip points, see :func:`head_lip_region`). Appends to
+    definition; ``pair``: the opening curve's lip points, see :func:`head_lip_region`;
+    ``given_normals``: the point cloud comes with its normals, as from a scanner). Appends to
     WORK/val_gap.jsonl and returns the records."""
     import pickle
 
@@ -1298,28 +1424,30 @@ def validation_gap(work: Path, models: list[Path], n_sequences: int = 3, *, pair
     tpl = pickle.loads((corpus / "templates.pkl").read_bytes())[subj]
     tpl = np.asarray(tpl, np.float64)
     # (vertices, faces or None, where the field gives each vertex's motion: Scan.motion_source)
-    meshes = {"template": (tpl, np.load(corpus / "faces" / f"{subj}.npy").astype(np.int64), tpl)}
+    meshes = {"template": (tpl, np.load(corpus / "faces" / f"{subj}.npy").astype(np.int64), tpl, None)}
     for name, kind, arg in VAL_GAP_MESHINGS:
         sc = getattr(scans, kind)(head, arg)
-        meshes[name] = (np.asarray(sc.verts, np.float64),
-                        None if sc.faces is None or len(sc.faces) == 0 else np.asarray(sc.faces),
-                        np.asarray(sc.motion_source, np.float64))
+        cloud = sc.faces is None or len(sc.faces) == 0
+        meshes[name] = (np.asarray(sc.verts, np.float64), None if cloud else np.asarray(sc.faces),
+                        np.asarray(sc.motion_source, np.float64),
+                        np.asarray(sc.normals, np.float64) if cloud and given_normals else None)
     out = []
     for path in models:
         loaded = load_model(path)
         res = {}
-        for mname, (nv, f, moving) in meshes.items():
+        for mname, (nv, f, moving, nrm) in meshes.items():
             lm, mask = head_lip_region(head, nv, pair=pair)
             rows = []
             for name in val:
                 art = np.load(corpus / "articulation" / f"{name}.npy").astype(np.float64)
                 pred = animate((nv, f), corpus / "wav" / f"{name}.wav", loaded, fps=30.0,
-                               cache=work / "operator-cache")
+                               cache=work / "operator-cache", normals=nrm)
                 n = min(len(pred), len(art))
                 rows.append(_scores(pred[:n].astype(np.float64), nv[None] + field.displace(moving, art[:n]), mask, lm))
             res[mname] = {k: float(np.mean([r[k] for r in rows])) for k in ("lve_mm2", "opening_dtw_mm")}
         unseen = float(np.mean([v["lve_mm2"] for k, v in res.items() if k != "template"]))
         rec = {"model": str(path), "head": subj, "sequences": val, "meshings": res, "opening_pair": pair,
+               "given_normals": bool(given_normals),
                "lve_mm2": float(np.mean([v["lve_mm2"] for v in res.values()])),
                "opening_dtw_mm": float(np.mean([v["opening_dtw_mm"] for v in res.values()])),
                "gap": unseen / res["template"]["lve_mm2"]}
@@ -1365,7 +1493,8 @@ def main(argv: list[str] | None = None) -> int:
         cfg["train"]["threads"] = args.threads
     if args.val_gap is not None:
         validation_gap(args.work, args.val_gap or [args.out / "model.safetensors"],
-                       pair=(cfg.get("eval") or {}).get("opening_pair", "rims"))
+                       pair=(cfg.get("eval") or {}).get("opening_pair", "rims"),
+                       given_normals=bool(cfg["meshings"].get("given_normals", False)))
         return 0
     if args.card_only:
         result = json.loads((args.out / "metrics.json").read_text())

@@ -140,3 +140,27 @@ def test_bad_arguments(head, clip, model):
         animate(head, (clip, 16000), model, device="tpu")
     with pytest.raises(MeshtalkError, match="format"):
         animate_to_folder(head, (clip, 16000), Path("unused"), model, formats=["fbx"])
+
+
+def test_a_point_cloud_uses_its_own_normals_in_the_users_frame(head, clip, model, tmp_path):
+    """Normals given with a cloud (argument or PLY ``nx ny nz``) are used, turned with the scan."""
+    from meshtalk.geometry.frames import mesh_vertex_normals
+
+    verts, faces = head
+    nrm = mesh_vertex_normals(verts, faces)
+    audio = (clip[:16000], 16000)
+    given = animate(verts, audio, model, normals=nrm)
+    estimated = animate(verts, audio, model)
+    assert np.abs(given - estimated).max() > 1e-6          # they reach the operators
+    header = ("ply\nformat ascii 1.0\nelement vertex %d\nproperty float x\nproperty float y\nproperty float z\n"
+              "property float nx\nproperty float ny\nproperty float nz\nend_header\n" % len(verts))
+    ply = tmp_path / "cloud.ply"
+    ply.write_text(header + "".join(" ".join(f"{x:.9g}" for x in (*p, *q)) + "\n" for p, q in zip(verts, nrm)))
+    from_file = animate(ply, audio, model)
+    assert np.abs(from_file - given).max() <= _tol(given, verts)
+    # a z-up scan looking along -x, in millimetres: its normals turn with it
+    rot = np.array([[0, 0, -1], [-1, 0, 0], [0, 1, 0]], float)
+    turned = animate(1000.0 * verts @ rot.T, audio, model, normals=nrm @ rot.T)
+    assert np.abs(turned - 1000.0 * given.astype(np.float64) @ rot.T).max() <= 1000.0 * _tol(given, verts) + 1e-3
+    with pytest.raises(MeshtalkError, match="normals"):
+        animate(verts, audio, model, normals=np.zeros_like(verts))

@@ -43,8 +43,8 @@ def default_cache_dir() -> Path:
     return Path(base).expanduser() / "meshtalk" / "operators"
 
 
-def operator_key(verts: np.ndarray, faces: np.ndarray | None, settings) -> str:
-    """Hex SHA-256 identifying the geometry and every setting except k."""
+def operator_key(verts: np.ndarray, faces: np.ndarray | None, settings, normals: np.ndarray | None = None) -> str:
+    """Hex SHA-256 identifying the geometry, the given normals (if any) and every setting except k."""
     h = hashlib.sha256()
     h.update(f"meshtalk-operators-v{CACHE_VERSION}".encode())
     v = np.ascontiguousarray(verts, dtype=np.float64)
@@ -56,6 +56,10 @@ def operator_key(verts: np.ndarray, faces: np.ndarray | None, settings) -> str:
         h.update(f.tobytes())
     else:
         h.update(b"point-cloud")
+    if normals is not None:      # given normals change the frames; None keeps the old keys
+        nrm = np.ascontiguousarray(normals, dtype=np.float64)
+        h.update(b"normals" + str(nrm.shape).encode())
+        h.update(nrm.tobytes())
     s = dataclasses.asdict(settings)
     s.pop("k")
     h.update(json.dumps(s, sort_keys=True).encode())
@@ -99,11 +103,11 @@ class OperatorCache:
     def path_for(self, key: str) -> Path:
         return self.directory / key[:2] / f"{key}.npz"
 
-    def load(self, verts, faces, settings):
+    def load(self, verts, faces, settings, *, normals=None):
         """The cached operators for this geometry and settings, or None (miss, or a bad entry)."""
         from meshtalk.geometry.operators import SpectralOperators
 
-        key = operator_key(verts, faces, settings)
+        key = operator_key(verts, faces, settings, normals)
         path = self.path_for(key)
         if not path.exists():
             return None
@@ -144,11 +148,11 @@ class OperatorCache:
         log.debug("operator cache hit %s", path)
         return ops.truncate(min(settings.k, ops.k))
 
-    def save(self, verts, faces, settings, ops) -> Path:
+    def save(self, verts, faces, settings, ops, *, normals=None) -> Path:
         """Store ``ops`` (atomically); keeps an existing entry that holds more eigenpairs."""
-        key = operator_key(verts, faces, settings)
+        key = operator_key(verts, faces, settings, normals)
         path = self.path_for(key)
-        existing = self.load(verts, faces, dataclasses.replace(settings, k=1)) if path.exists() else None
+        existing = self.load(verts, faces, dataclasses.replace(settings, k=1), normals=normals) if path.exists() else None
         if existing is not None and _stored_k(path) > ops.k:
             return path
         ops = ops.to("cpu", torch.float32)

@@ -3,7 +3,9 @@
 Every loader returns vertices **in the order of the file**, so that anything meshtalk writes
 (motion, caches, exports) matches the user's vertex order. OBJ files are parsed here (polygons are
 fan-triangulated; texture/normal indices are ignored, so vertices are never split); other formats
-go through trimesh with ``process=False``.
+go through trimesh with ``process=False``. A point cloud keeps the normals its file carries (PLY
+``nx ny nz``, the 4th-6th columns of an xyz text file, an (N, 6) ``.npy``): a scanner's normals
+tell apart surfaces closer than the point spacing, which estimated normals cannot.
 """
 
 from __future__ import annotations
@@ -35,11 +37,13 @@ class Mesh:
         verts: (V, 3) float64 positions.
         faces: (F, 3) int64 triangles, or None for a point cloud.
         path: where it was loaded from, if anywhere.
+        normals: (V, 3) float64 unit normals a point cloud's file carries, or None.
     """
 
     verts: np.ndarray
     faces: np.ndarray | None = None
     path: Path | None = None
+    normals: np.ndarray | None = None
 
     @property
     def is_point_cloud(self) -> bool:
@@ -281,19 +285,45 @@ def _read_obj(path: Path) -> tuple[np.ndarray, np.ndarray]:
     return v, f
 
 
-def _read_xyz(path: Path) -> np.ndarray:
+def _read_xyz(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
+    """Points and, with 6 or more columns, normals (x y z nx ny nz ...)."""
     try:
         data = np.loadtxt(path, ndmin=2, comments="#")
     except ValueError as exc:
         raise MeshtalkError(f"{path}: not a whitespace-separated point list ({exc})") from None
     if data.size == 0:
-        return np.zeros((0, 3))
+        return np.zeros((0, 3)), None
     if data.shape[1] < 3:
         raise MeshtalkError(f"{path}: needs at least 3 columns (x y z), got {data.shape[1]}")
-    return data[:, :3]
+    return data[:, :3], (data[:, 3:6] if data.shape[1] >= 6 else None)
 
 
-def _read_with_trimesh(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
+def _ply_point_normals(loaded) -> np.ndarray | None:
+    """The ``nx ny nz`` vertex properties of a PLY point cloud that trimesh loaded, or None."""
+    raw = (getattr(loaded, "metadata", None) or {}).get("_ply_raw") or {}
+    data = (raw.get("vertex") or {}).get("data")
+    if not isinstance(data, dict) or not all(k in data for k in ("nx", "ny", "nz")):
+        return None
+    return np.concatenate([np.asarray(data[k], np.float64).reshape(-1, 1) for k in ("nx", "ny", "nz")], axis=1)
+
+
+def usable_normals(normals: np.ndarray | None, n: int, name: str) -> np.ndarray | None:
+    """``normals`` scaled to unit length when they are (n, 3), finite and non-zero; else None
+    (logged: the normals are then estimated from the points)."""
+    if normals is None:
+        return None
+    nrm = np.asarray(normals, np.float64)
+    if nrm.shape != (n, 3):
+        log.warning("%s: %s normals for %d points ignored (estimated instead)", name, nrm.shape, n)
+        return None
+    length = np.linalg.norm(nrm, axis=1)
+    if not np.all(np.isfinite(length) & (length > 1e-12)):
+        log.warning("%s: some normals are zero or not finite; all ignored (estimated instead)", name)
+        return None
+    return nrm / length[:, None]
+
+
+def _read_with_trimesh(path: Path) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
     import trimesh
 
     try:
@@ -314,7 +344,7 @@ def _read_with_trimesh(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
             offset += len(g.vertices)
         v = np.concatenate(verts)
         f = np.concatenate(faces) if faces else None
-        return v, f
+        return v, f, None
     faces = getattr(loaded, "faces", None)
     if faces is not None and len(faces) == 0:
         faces = None
@@ -322,7 +352,7 @@ def _read_with_trimesh(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
         raise MeshtalkError(f"{path}: not a mesh or point cloud")
     return np.asarray(loaded.vertices, dtype=np.float64), (
         None if faces is None else np.asarray(faces, dtype=np.int64)
-    )
+    ), (_ply_point_normals(loaded) if faces is None else None)
 
 
 def load_mesh(path: str | Path, *, validate: bool = True) -> Mesh:
@@ -348,6 +378,7 @@ def load_mesh(path: str | Path, *, validate: bool = True) -> Mesh:
     if path.stat().st_size == 0:
         raise MeshtalkError(f"{path}: empty file")
     suffix = path.suffix.lower()
+    normals = None
     try:
         if suffix == ".obj":
             verts, faces = _read_obj(path)
@@ -357,13 +388,15 @@ def load_mesh(path: str | Path, *, validate: bool = True) -> Mesh:
             except ValueError as exc:
                 raise MeshtalkError(f"{path}: not a numeric .npy array ({exc})") from None
             verts = np.asarray(verts, dtype=np.float64)
-            if verts.ndim != 2 or verts.shape[1] != 3:
-                raise MeshtalkError(f"{path}: a point cloud .npy must have shape (N, 3), got {verts.shape}")
+            if verts.ndim != 2 or verts.shape[1] not in (3, 6):
+                raise MeshtalkError(f"{path}: a point cloud .npy must have shape (N, 3), or (N, 6) with "
+                                    f"normals, got {verts.shape}")
+            verts, normals = (verts[:, :3], verts[:, 3:]) if verts.shape[1] == 6 else (verts, None)
             faces = None
         elif suffix in (".xyz", ".pts", ".txt"):
-            verts, faces = _read_xyz(path), None
+            (verts, normals), faces = _read_xyz(path), None
         elif suffix in MESH_SUFFIXES:
-            verts, faces = _read_with_trimesh(path)
+            verts, faces, normals = _read_with_trimesh(path)
         else:
             raise MeshtalkError(
                 f"{path}: unknown mesh format {suffix!r}; use one of "
@@ -375,7 +408,8 @@ def load_mesh(path: str | Path, *, validate: bool = True) -> Mesh:
         faces = None
     if validate:
         validate_mesh(verts, faces, name=str(path))
-    return Mesh(verts=np.ascontiguousarray(verts, np.float64), faces=faces, path=path)
+    normals = usable_normals(normals, len(verts), str(path)) if faces is None else None
+    return Mesh(verts=np.ascontiguousarray(verts, np.float64), faces=faces, path=path, normals=normals)
 
 
 def as_mesh(mesh, *, name: str = "mesh") -> Mesh:
@@ -403,5 +437,6 @@ def as_mesh(mesh, *, name: str = "mesh") -> Mesh:
         if faces.size == 0:
             faces = None
     validate_mesh(verts, faces, name=name)
+    normals = usable_normals(getattr(mesh, "normals", None), len(verts), name) if faces is None else None
     return Mesh(verts=np.ascontiguousarray(verts), faces=None if faces is None else faces.astype(np.int64),
-                path=getattr(mesh, "path", None))
+                path=getattr(mesh, "path", None), normals=normals)

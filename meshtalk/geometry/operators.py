@@ -156,6 +156,7 @@ def compute_operators(
     cache=None,
     device: str | torch.device | None = None,
     name: str = "mesh",
+    normals: np.ndarray | None = None,
 ) -> SpectralOperators:
     """Mass, Laplacian, eigenbasis, frames and gradient operators of a mesh or point cloud.
 
@@ -173,6 +174,10 @@ def compute_operators(
             (the default cache directory) or None (no cache).
         device: where the eigensolver's dense work runs and where the result lives.
         name: how to call the input in error messages.
+        normals: (V, 3) outward normals to build the tangent frames from (a scanner's point
+            normals, say); any length, normalised here. Default: the mesh's area-weighted vertex
+            normals, or a point cloud's estimated from its ``n_neighbors`` nearest points (which
+            cannot tell apart two sheets closer than the point spacing, e.g. the two lips).
 
     Returns:
         :class:`SpectralOperators` (float32).
@@ -191,21 +196,35 @@ def compute_operators(
         check_memory(len(verts), settings.k, name=name)  # refuse a huge scan before any heavy work
     # fatal checks only here; what is merely reported is logged beside the eigensolve
     validate_mesh(verts, faces, name=name, topology=False)
+    if normals is not None:
+        normals = _check_normals(normals, len(verts), name)
     store = None
     if cache is not None and cache is not False:
         from meshtalk.geometry.cache import OperatorCache
 
         store = cache if isinstance(cache, OperatorCache) else OperatorCache(None if cache is True else Path(cache))
-        hit = store.load(verts, faces, settings)
+        hit = store.load(verts, faces, settings, normals=normals)
         if hit is not None:
             return hit.to(device)
-    ops = _compute(verts, faces, settings, device=device, name=name)
+    ops = _compute(verts, faces, settings, device=device, name=name, normals=normals)
     if store is not None:
-        store.save(verts, faces, settings, ops)
+        store.save(verts, faces, settings, ops, normals=normals)
     return ops.to(device)
 
 
-def _compute(verts, faces, settings: OperatorSettings, *, device, name) -> SpectralOperators:
+def _check_normals(normals, n: int, name: str) -> np.ndarray:
+    """(V, 3) finite, non-zero normals, scaled to unit length; MeshtalkError otherwise."""
+    nrm = np.asarray(normals, dtype=np.float64)
+    if nrm.shape != (n, 3):
+        raise MeshtalkError(f"{name}: normals must have shape ({n}, 3), got {nrm.shape}")
+    length = np.linalg.norm(nrm, axis=1)
+    bad = ~np.isfinite(length) | (length < 1e-12)
+    if bad.any():
+        raise MeshtalkError(f"{name}: {int(bad.sum())} normals are zero or not finite")
+    return np.ascontiguousarray(nrm / length[:, None])
+
+
+def _compute(verts, faces, settings: OperatorSettings, *, device, name, normals=None) -> SpectralOperators:
     n = len(verts)
     t0 = time.perf_counter()
     used = np.ones(n, bool)
@@ -245,12 +264,12 @@ def _compute(verts, faces, settings: OperatorSettings, *, device, name) -> Spect
             for problem in inspect_mesh(verts, faces).problems():
                 log.info("%s: %s", name, problem)
         if f is None:
-            normals = point_cloud_normals(v, settings.n_neighbors)
+            nrm = point_cloud_normals(v, settings.n_neighbors) if normals is None else normals
             src, dst = knn_neighbors(v, settings.n_neighbors)
         else:
-            normals = mesh_vertex_normals(v, f)
+            nrm = mesh_vertex_normals(v, f) if normals is None else normals[used]
             src, dst = mesh_neighbors(len(v), f, edges=edges)
-        frames = tangent_frames(normals)
+        frames = tangent_frames(nrm)
         return (frames, *gradient_operators(v, frames, src, dst))
 
     # Frames and gradients (numpy, mostly outside the GIL) run beside the eigensolve, whose

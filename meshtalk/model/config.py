@@ -134,6 +134,9 @@ class TalkingHeadConfig:
             warn when an input mesh is far from the training scale or orientation.
         template_center: bounding-box centre of the training neutral meshes.
         gradient_checkpointing: recompute decoder activations in backward (training memory).
+        normal_input: also feed each vertex's unit normal (the operators' frame normal: the
+            mesh's, a point cloud's given normals, or estimated ones) to the geometry encoder,
+            after the ``in_channels`` position features.
     """
 
     in_channels: int = 3
@@ -149,6 +152,7 @@ class TalkingHeadConfig:
     template_extent: tuple[float, float, float] | None = None
     template_center: tuple[float, float, float] | None = None
     gradient_checkpointing: bool = False
+    normal_input: bool = False
 
 
 # --------------------------------------------------------------------------- generic YAML layer

@@ -147,7 +147,8 @@ class TalkingHead(nn.Module):
         super().__init__()
         config = config or TalkingHeadConfig()
         self.config = config
-        self.geometry_encoder = DiffusionNet(config.in_channels, config.geometry_width, config.encoder)
+        self.geometry_encoder = DiffusionNet(config.in_channels + (3 if config.normal_input else 0),
+                                             config.geometry_width, config.encoder)
         self.audio_encoder = AudioEncoder(config.audio, load_pretrained=load_pretrained_audio)
         self.audio_projection = nn.Linear(self.audio_encoder.out_channels, config.audio_width)
         self.temporal = TemporalModule(config.audio_width, config.temporal)
@@ -163,13 +164,17 @@ class TalkingHead(nn.Module):
 
         Args:
             neutral: (V, 3) neutral vertex positions.
-            ops: operators of the neutral mesh (``k_eig`` eigenpairs or more).
+            ops: operators of the neutral mesh (``k_eig`` eigenpairs or more); with
+                ``config.normal_input`` its frame normals ``ops.frames[:, 2]`` are input too.
 
         Returns:
             (V, Cg) geometry code.
         """
         if neutral.dim() != 2 or neutral.shape[-1] != self.config.in_channels:
             raise ValueError(f"neutral must be (V, {self.config.in_channels}), got {tuple(neutral.shape)}")
+        if self.config.normal_input:
+            normals = ops.frames[:, 2].to(device=neutral.device, dtype=neutral.dtype)
+            neutral = torch.cat([neutral, normals], dim=-1)
         return self.geometry_encoder(neutral, ops)
 
     def encode_audio(self, waveform: torch.Tensor, num_frames: int) -> torch.Tensor:

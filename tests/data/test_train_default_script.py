@@ -185,3 +185,95 @@ def test_paired_summary_has_a_per_meshing_gap_against_the_same_sequences(script,
     text = report.read_text()
     assert "| pc | 2 | 10 / 5 | 2.00 |" in text and "same speech" in text and "12 % of the mouth width" in text
     assert "(3 sequences; 1 to 2 per meshing)" in text
+
+
+def test_transfer_to_points_carries_a_linear_motion_exactly(script):
+    # a bent strip of triangles; each frame a different affine displacement field d(p) = A_t p + b_t,
+    # which barycentric interpolation reproduces exactly at any point on the surface
+    xs = np.linspace(0.0, 1.0, 6)
+    verts = np.array([[x, y, 0.3 * x * x] for x in xs for y in (0.0, 0.5, 1.0)])
+    faces = []
+    for i in range(5):
+        for j in range(2):
+            a, b, c, d = 3 * i + j, 3 * i + j + 1, 3 * (i + 1) + j, 3 * (i + 1) + j + 1
+            faces += [[a, c, b], [b, c, d]]
+    faces = np.array(faces)
+    rng = np.random.default_rng(3)
+    mats, offs = rng.normal(size=(4, 3, 3)) * 0.1, rng.normal(size=(4, 3)) * 0.01
+    motion = verts[None] + np.einsum("tij,vj->tvi", mats, verts) + offs[:, None]
+    # points on the surface: random barycentric points of random faces
+    f = rng.integers(0, len(faces), 50)
+    w = rng.dirichlet(np.ones(3), 50)
+    pts = np.einsum("nk,nkc->nc", w, verts[faces[f]])
+    out = script.transfer_to_points(verts, faces, motion, pts)
+    expect = pts[None] + np.einsum("tij,nj->tni", mats, pts) + offs[:, None]
+    assert out.shape == (4, 50, 3)
+    np.testing.assert_allclose(out, expect, atol=1e-12)
+    # a point off the surface takes its closest surface point's displacement
+    off = pts[:1] + np.array([[0.0, 0.0, 0.05]])
+    out_off = script.transfer_to_points(verts, faces, motion, off)
+    assert np.all(np.isfinite(out_off)) and out_off.shape == (4, 1, 3)
+
+
+def test_gap_table_scores_the_template_animation_at_the_same_points(script):
+    def scores(lve):
+        return {"lve_mm2": lve, "mve_mm": 1.0, "opening_l1_mm": 1.0, "opening_dtw_mm": 0.5, "opening_corr": 0.5}
+
+    def row(name, meshing, lve, at_points=None):
+        r = {"name": name, "meshing": meshing, "voice": "v", "model": scores(lve), "neutral": scores(lve),
+             "loudness": scores(lve)}
+        if at_points is not None:
+            r["template_at_points"] = scores(at_points[0])
+            r["at_template_points"] = scores(at_points[1])
+        return r
+    rows = [row("a", "template", 4.0), row("a", "pc", 12.0, at_points=(8.0, 5.0)),
+            row("b", "template", 6.0), row("b", "pc", 8.0, at_points=(12.0, 6.0))]
+    s = script._summarise(rows)
+    assert s["meshing pc"]["template_points"]["lve_mm2"] == pytest.approx(10.0)
+    assert s["meshing pc"]["at_template"]["lve_mm2"] == pytest.approx(5.5)
+    assert "template_points" not in s["template"] and "template_points" not in s["voice v"]
+    table = script._gap_table(s)
+    # pc: LVE 10 on it, 5 on the template's own vertices; 10 for the template's animation at its
+    # points; its own animation at the template's vertices 5.5 against the template's 5
+    assert "| pc | 2 | 10 / 5 | 2.00 | 1.00 | 0.5 / 0.5 | 10 / 10 | 1.00 | 5.5 / 5 | 1.10 |" in table
+    assert "| unseen meshings | 2 | 10 / 5 | 2.00 |" in table
+    assert script._gap_same_points(s) == (pytest.approx(1.0), pytest.approx(1.1))
+
+
+def test_transfer_to_points_on_a_point_cloud(script):
+    rng = np.random.default_rng(5)
+    cloud = rng.normal(size=(200, 3))
+    motion = cloud[None] + rng.normal(size=(3, 200, 3)) * 0.01
+    # at the cloud's own points: their own motion
+    np.testing.assert_allclose(script.transfer_to_points(cloud, None, motion, cloud), motion, atol=1e-6)
+    # a translation of every point carries to any point unchanged
+    shift = np.array([[0.1, -0.2, 0.3]])
+    moved = np.stack([cloud + shift * t for t in range(3)])
+    pts = rng.normal(size=(20, 3))
+    np.testing.assert_allclose(script.transfer_to_points(cloud, None, moved, pts),
+                               np.stack([pts + shift * t for t in range(3)]), atol=1e-12)
+
+
+def test_load_matching_widens_the_input_layer_with_zero_columns(script):
+    import torch
+
+    from meshtalk.model import TalkingHead
+    from tests.model._ops import ellipsoid, make_ops
+    from tests.model._synth import tiny_config
+
+    torch.manual_seed(0)
+    old = TalkingHead(tiny_config()).eval()
+    new = TalkingHead(tiny_config(normal_input=True)).eval()
+    skipped = script.load_matching(new, old.state_dict())
+    assert skipped == []
+    w = new.geometry_encoder.first_lin.weight
+    torch.testing.assert_close(w[:, :3], old.geometry_encoder.first_lin.weight)
+    assert torch.count_nonzero(w[:, 3:]) == 0
+    v, f = ellipsoid(2)
+    ops = make_ops(v, f, 24)
+    neutral = torch.tensor(v, dtype=torch.float32)
+    with torch.no_grad():   # the widened model computes what the old one did
+        torch.testing.assert_close(new.encode_geometry(neutral, ops), old.encode_geometry(neutral, ops))
+    # a narrower or reshaped layer is not forced in
+    back = TalkingHead(tiny_config()).eval()
+    assert "geometry_encoder.first_lin.weight" in script.load_matching(back, new.state_dict())

@@ -93,3 +93,33 @@ def test_report_of_a_bad_scan():
     assert "degenerate" in text and "not used" in text and "2 connected components" in text
     watertight = inspect_mesh(*fibonacci_sphere(200))
     assert watertight.is_watertight and watertight.problems() == []
+
+
+def _ply_points_with_normals(path, pts, nrm):
+    header = ("ply\nformat ascii 1.0\nelement vertex %d\nproperty float x\nproperty float y\nproperty float z\n"
+              "property float nx\nproperty float ny\nproperty float nz\nend_header\n" % len(pts))
+    path.write_text(header + "".join(" ".join(f"{x:.9g}" for x in (*p, *q)) + "\n" for p, q in zip(pts, nrm)))
+
+
+def test_point_cloud_files_keep_their_normals(tmp_path):
+    v, _ = fibonacci_sphere(200)
+    nrm = 2.5 * v                                   # outward, not unit length: scaled on load
+    _ply_points_with_normals(tmp_path / "pc.ply", v, nrm)
+    m = load_mesh(tmp_path / "pc.ply")
+    assert m.is_point_cloud
+    np.testing.assert_allclose(m.normals, v / np.linalg.norm(v, axis=1, keepdims=True), atol=1e-6)
+    np.savetxt(tmp_path / "pc.xyz", np.hstack([v, nrm]))
+    np.testing.assert_allclose(load_mesh(tmp_path / "pc.xyz").normals, m.normals, atol=1e-6)
+    np.save(tmp_path / "pc.npy", np.hstack([v, nrm]))
+    np.testing.assert_allclose(load_mesh(tmp_path / "pc.npy").normals, m.normals, atol=1e-12)
+    np.testing.assert_allclose(load_mesh(tmp_path / "pc.npy").verts, v)
+    # no normals in the file, or unusable ones: None (the operators estimate them)
+    np.savetxt(tmp_path / "plain.xyz", v)
+    assert load_mesh(tmp_path / "plain.xyz").normals is None
+    bad = nrm.copy()
+    bad[3] = 0.0
+    np.savetxt(tmp_path / "bad.xyz", np.hstack([v, bad]))
+    assert load_mesh(tmp_path / "bad.xyz").normals is None
+    with pytest.raises(MeshtalkError, match=r"\(N, 6\)"):
+        np.save(tmp_path / "four.npy", np.hstack([v, v[:, :1]]))
+        load_mesh(tmp_path / "four.npy")

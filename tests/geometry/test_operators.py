@@ -66,3 +66,33 @@ def test_two_million_vertex_scan_is_refused_before_any_heavy_allocation(monkeypa
     monkeypatch.setattr(eigen, "available_memory_bytes", lambda: 22 * 2**30)  # this machine class
     with pytest.raises(MeshtalkError, match=r"2002225 vertices need about .* GiB .* decimate"):
         compute_operators(v, f, 128, name="scan2M.ply")
+
+
+def test_given_normals_build_the_frames_and_key_the_cache(tmp_path):
+    from meshtalk.geometry.cache import operator_key
+    from meshtalk.geometry.operators import OperatorSettings
+
+    v, _ = fibonacci_sphere(800)
+    exact = v / np.linalg.norm(v, axis=1, keepdims=True)       # the sphere's true normals
+    tilted = exact + 0.3 * np.roll(exact, 1, axis=1)
+    ops = compute_operators(v, None, 16, normals=3.0 * tilted, cache=tmp_path)
+    want = tilted / np.linalg.norm(tilted, axis=1, keepdims=True)
+    np.testing.assert_allclose(ops.frames[:, 2].numpy(), want, atol=1e-6)
+    # the frames stay orthonormal about the given normal
+    f = ops.frames.double()
+    torch.testing.assert_close(f @ f.transpose(1, 2), torch.eye(3, dtype=torch.float64).expand(800, 3, 3),
+                               atol=1e-6, rtol=0)
+    # estimated normals on a sphere's points are the radial ones, up to the sampling
+    est = compute_operators(v, None, 16, cache=tmp_path)
+    assert np.min(np.abs(np.einsum("vd,vd->v", est.frames[:, 2].numpy(), exact))) > 0.99
+    # a cache entry per set of normals; no normals keeps the key it always had
+    settings = OperatorSettings(k=16, laplacian="auto", eigen_method="auto", tol=1e-6, n_neighbors=30,
+                                mollify_factor=1e-5)
+    assert operator_key(v, None, settings) == operator_key(v, None, settings, None)
+    assert operator_key(v, None, settings, want) != operator_key(v, None, settings)
+    again = compute_operators(v, None, 16, normals=3.0 * tilted, cache=tmp_path)
+    torch.testing.assert_close(again.frames, ops.frames)
+    with pytest.raises(MeshtalkError, match="normals"):
+        compute_operators(v, None, 16, normals=np.zeros_like(v))
+    with pytest.raises(MeshtalkError, match="shape"):
+        compute_operators(v, None, 16, normals=v[:10])

@@ -73,3 +73,28 @@ def test_bad_neutral_shape(mesh):
     _, ops = mesh
     with pytest.raises(ValueError, match=r"neutral must be \(V, 3\)"):
         TalkingHead(tiny_config()).encode_geometry(torch.zeros(10, 2), ops)
+
+
+def test_normal_input_feeds_the_frame_normals(mesh):
+    import dataclasses
+
+    neutral, ops = mesh
+    torch.manual_seed(0)
+    model = TalkingHead(tiny_config(normal_input=True)).eval()
+    assert model.geometry_encoder.first_lin.in_features == 6
+    flipped = dataclasses.replace(ops, frames=ops.frames * torch.tensor([1.0, 1.0, -1.0])[:, None])
+    with torch.no_grad():
+        g = model.encode_geometry(neutral, ops)
+        g_flip = model.encode_geometry(neutral, flipped)
+        # the normal columns of the first layer are what sees them: zeroed, the normals do not matter
+        model.geometry_encoder.first_lin.weight[:, 3:] = 0.0
+        h, h_flip = model.encode_geometry(neutral, ops), model.encode_geometry(neutral, flipped)
+    assert (g - g_flip).abs().max() > 1e-4
+    torch.testing.assert_close(h, h_flip)
+    # a 3-input model with the same weights gives the same code (the widened model starts as it)
+    plain = TalkingHead(tiny_config()).eval()
+    own = plain.state_dict()
+    plain.load_state_dict({k: (v[:, :3] if k == "geometry_encoder.first_lin.weight" else v)
+                           for k, v in model.state_dict().items() if k in own})
+    with torch.no_grad():
+        torch.testing.assert_close(plain.encode_geometry(neutral, ops), h)
