@@ -1236,6 +1236,9 @@ STAGE_COMMANDS = (
     """    # stage 11: stage 10 continued (chosen over stage 9, stage 10 and a lower-lr continuation on
     # the validation topology check)
     python scripts/train_default_model.py --config scripts/default_model_dense30k_more.yaml --work runs/default-model --out runs/stage11 --init runs/stage10/model.safetensors --no-eval""",
+    """    # stage 12: each vertex's normal as a second geometry input (new input columns start at
+    # zero) and the point clouds' own normals for their frames
+    python scripts/train_default_model.py --config scripts/default_model_normals.yaml --work runs/default-model --out runs/stage12 --init runs/stage11/model.safetensors --no-eval""",
 )
 
 

@@ -36,10 +36,10 @@ def run(args) -> int:
         t0 = time.perf_counter()
         ops = compute_operators(
             mesh.verts, mesh.faces, args.k, laplacian=args.laplacian, eigen_method=args.eigen_method,
-            cache=cache, device=args.device, name=str(path),
+            cache=cache, device=args.device, name=str(path), normals=mesh.normals,
         )
         seconds = time.perf_counter() - t0
-        entry = cache.path_for(operator_key(mesh.verts, mesh.faces, settings))
+        entry = cache.path_for(operator_key(mesh.verts, mesh.faces, settings, mesh.normals))
         print(
             f"{path}: V={ops.n_verts} k={ops.k} laplacian={ops.laplacian} eigensolver={ops.eigen_method} "
             f"max residual={float(ops.residuals.max()):.1e} {seconds:.2f}s -> {entry}"
