@@ -417,12 +417,10 @@ def animate_to_folder(
 
     t = time.perf_counter()
     verts, faces, mesh_path, file_normals = _mesh_arrays(mesh)
-    if normals is not None:
-        from meshtalk.geometry.io import usable_normals
+    if normals is not None:     # checked before the placement turns them
+        from meshtalk.geometry.io import check_normals
 
-        normals = usable_normals(normals, len(verts), "normals")
-        if normals is None:
-            raise MeshtalkError(f"normals: expected ({len(verts)}, 3) finite, non-zero vectors")
+        normals = check_normals(normals, len(verts), str(mesh_path) if mesh_path else "mesh")
     else:
         normals = file_normals
     audio_path = Path(audio) if isinstance(audio, (str, os.PathLike)) else None

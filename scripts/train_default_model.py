@@ -942,6 +942,9 @@ def evaluation_plan(recs: list[dict], ecfg: dict) -> list[tuple[str, dict]]:
     return plan
 
 
+GAP_KEYS = ("lve_mm2", "mve_mm", "opening_dtw_mm")   # the errors the gap tables compare
+
+
 def _summarise(rows: list[dict]) -> dict:
     keys = ("lve_mm2", "mve_mm", "opening_l1_mm", "opening_dtw_mm", "opening_corr", "opening_amp_ratio",
             "opening_offset_mm", "opening_lag_frames")
@@ -957,23 +960,17 @@ def _summarise(rows: list[dict]) -> dict:
         out[g] = {m: {k: float(np.mean([r[m][k] for r in rs])) for k in keys if k in rs[0][m]}
                   for m in ("model", "neutral", "loudness")}
         out[g]["n"] = len(rs)
-        if g.startswith("meshing "):
+        if g.startswith("meshing ") or g == "unseen meshings":
             # the same sequences on the registered template, when the protocol animated them there
             names = {r["name"] for r in rs}
             twins = [r for r in groups["template"] if r["name"] in names]
             if len(twins) == len(rs):
-                out[g]["template_same"] = {k: float(np.mean([r["model"][k] for r in twins]))
-                                           for k in ("lve_mm2", "mve_mm", "opening_dtw_mm")}
-        if g != "all" and g != "template" and all("template_at_points" in r for r in rs):
+                out[g]["template_same"] = {k: float(np.mean([r["model"][k] for r in twins])) for k in GAP_KEYS}
+        if g not in ("all", "template") and all("template_at_points" in r for r in rs):
             # the registered animation of the same speech scored at this meshing's own points, and
-            # this meshing's animation scored at the template's vertices (with the template's own
-            # errors on the same sequences)
+            # this meshing's animation scored at the template's vertices
             for key, src in (("template_points", "template_at_points"), ("at_template", "at_template_points")):
-                out[g][key] = {k: float(np.mean([r[src][k] for r in rs])) for k in ("lve_mm2", "mve_mm", "opening_dtw_mm")}
-            names = {r["name"] for r in rs}
-            twins = [r for r in groups["template"] if r["name"] in names]
-            out[g]["template_same"] = {k: float(np.mean([r["model"][k] for r in twins]))
-                                       for k in ("lve_mm2", "mve_mm", "opening_dtw_mm")}
+                out[g][key] = {k: float(np.mean([r[src][k] for r in rs])) for k in GAP_KEYS}
     return out
 
 

@@ -307,20 +307,32 @@ def _ply_point_normals(loaded) -> np.ndarray | None:
     return np.concatenate([np.asarray(data[k], np.float64).reshape(-1, 1) for k in ("nx", "ny", "nz")], axis=1)
 
 
-def usable_normals(normals: np.ndarray | None, n: int, name: str) -> np.ndarray | None:
-    """``normals`` scaled to unit length when they are (n, 3), finite and non-zero; else None
-    (logged: the normals are then estimated from the points)."""
+def check_normals(normals, n: int, name: str) -> np.ndarray:
+    """``normals`` as (n, 3) float64 unit vectors.
+
+    Raises:
+        MeshtalkError: another shape, or a zero or non-finite normal (one line, naming ``name``).
+    """
+    nrm = np.asarray(normals, dtype=np.float64)
+    if nrm.shape != (n, 3):
+        raise MeshtalkError(f"{name}: normals must have shape ({n}, 3), got {nrm.shape}")
+    length = np.linalg.norm(nrm, axis=1)
+    bad = ~np.isfinite(length) | (length < 1e-12)
+    if bad.any():
+        raise MeshtalkError(f"{name}: {int(bad.sum())} normals are zero or not finite")
+    return np.ascontiguousarray(nrm / length[:, None])
+
+
+def _file_normals(normals, n: int, name: str) -> np.ndarray | None:
+    """A point cloud's own normals through :func:`check_normals`; unusable ones are dropped with a
+    warning (the operators then estimate normals from the points)."""
     if normals is None:
         return None
-    nrm = np.asarray(normals, np.float64)
-    if nrm.shape != (n, 3):
-        log.warning("%s: %s normals for %d points ignored (estimated instead)", name, nrm.shape, n)
+    try:
+        return check_normals(normals, n, name)
+    except MeshtalkError as exc:
+        log.warning("%s; ignored, normals estimated from the points instead", exc)
         return None
-    length = np.linalg.norm(nrm, axis=1)
-    if not np.all(np.isfinite(length) & (length > 1e-12)):
-        log.warning("%s: some normals are zero or not finite; all ignored (estimated instead)", name)
-        return None
-    return nrm / length[:, None]
 
 
 def _read_with_trimesh(path: Path) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
@@ -408,7 +420,7 @@ def load_mesh(path: str | Path, *, validate: bool = True) -> Mesh:
         faces = None
     if validate:
         validate_mesh(verts, faces, name=str(path))
-    normals = usable_normals(normals, len(verts), str(path)) if faces is None else None
+    normals = _file_normals(normals, len(verts), str(path)) if faces is None else None
     return Mesh(verts=np.ascontiguousarray(verts, np.float64), faces=faces, path=path, normals=normals)
 
 
@@ -437,6 +449,6 @@ def as_mesh(mesh, *, name: str = "mesh") -> Mesh:
         if faces.size == 0:
             faces = None
     validate_mesh(verts, faces, name=name)
-    normals = usable_normals(getattr(mesh, "normals", None), len(verts), name) if faces is None else None
+    normals = _file_normals(getattr(mesh, "normals", None), len(verts), name) if faces is None else None
     return Mesh(verts=np.ascontiguousarray(verts), faces=None if faces is None else faces.astype(np.int64),
                 path=getattr(mesh, "path", None), normals=normals)

@@ -29,7 +29,7 @@ from meshtalk.errors import MeshtalkError
 from meshtalk.geometry.eigen import check_memory, laplacian_eigenbasis
 from meshtalk.geometry.frames import mesh_vertex_normals, point_cloud_normals, tangent_frames
 from meshtalk.geometry.gradients import gradient_operators, knn_neighbors, mesh_neighbors
-from meshtalk.geometry.io import inspect_mesh, validate_mesh
+from meshtalk.geometry.io import check_normals, inspect_mesh, validate_mesh
 from meshtalk.geometry.laplacian import LAPLACIANS, choose_laplacian, laplacian_and_mass
 from meshtalk.geometry.topology import edge_face_counts
 
@@ -197,7 +197,7 @@ def compute_operators(
     # fatal checks only here; what is merely reported is logged beside the eigensolve
     validate_mesh(verts, faces, name=name, topology=False)
     if normals is not None:
-        normals = _check_normals(normals, len(verts), name)
+        normals = check_normals(normals, len(verts), name)
     store = None
     if cache is not None and cache is not False:
         from meshtalk.geometry.cache import OperatorCache
@@ -210,18 +210,6 @@ def compute_operators(
     if store is not None:
         store.save(verts, faces, settings, ops, normals=normals)
     return ops.to(device)
-
-
-def _check_normals(normals, n: int, name: str) -> np.ndarray:
-    """(V, 3) finite, non-zero normals, scaled to unit length; MeshtalkError otherwise."""
-    nrm = np.asarray(normals, dtype=np.float64)
-    if nrm.shape != (n, 3):
-        raise MeshtalkError(f"{name}: normals must have shape ({n}, 3), got {nrm.shape}")
-    length = np.linalg.norm(nrm, axis=1)
-    bad = ~np.isfinite(length) | (length < 1e-12)
-    if bad.any():
-        raise MeshtalkError(f"{name}: {int(bad.sum())} normals are zero or not finite")
-    return np.ascontiguousarray(nrm / length[:, None])
 
 
 def _compute(verts, faces, settings: OperatorSettings, *, device, name, normals=None) -> SpectralOperators:
