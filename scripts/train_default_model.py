@@ -198,9 +198,11 @@ def load_heads(corpus: Path, names: set[str]):
 
 
 def build_meshings(heads, mcfg: dict, k_eig: int, cache: Path, sample_coef: np.ndarray, *,
-                   given_normals: bool = False) -> dict[str, list[Meshing]]:
+                   given_normals: bool = False, cut_facing: bool = False) -> dict[str, list[Meshing]]:
     """Every training meshing of every head with its operators, canonical motion basis and lip
-    region; ``given_normals``: point clouds' operators use their own normals (else estimated)."""
+    region; ``given_normals``: point clouds' operators use their own normals (else estimated);
+    ``cut_facing``: and leave out the neighbour pairs joined across open space (the model's
+    ``cut_facing``)."""
     from meshtalk.data.synth.scans import decimate, point_cloud, remesh
     from meshtalk.geometry import compute_operators
 
@@ -225,7 +227,7 @@ def build_meshings(heads, mcfg: dict, k_eig: int, cache: Path, sample_coef: np.n
             # a point cloud comes with its scanner's normals (the data engine's: the surface's);
             # a mesh's normals come from its faces
             given = place.vectors_to_canonical(scan.normals) if scan.faces is None and given_normals else None
-            ops = compute_operators(vc, scan.faces, k=k_eig, cache=cache, normals=given)
+            ops = compute_operators(vc, scan.faces, k=k_eig, cache=cache, normals=given, cut_facing=cut_facing)
             basis = place.vectors_to_canonical(field.basis(getattr(scan, "motion_source", scan.verts)))  # (K, N, 3)
             disp = np.einsum("tk,knc->tnc", sample_coef_for(field, sample_coef), basis)
             mag = np.linalg.norm(disp, axis=-1).max(0)
@@ -443,7 +445,8 @@ def train(cfg: dict, work: Path, out: Path, minutes: float | None, init: Path | 
     art_stats = (arts.mean(0), arts.std(0) + 1e-6)
     sample = arts[rng.choice(len(arts), min(len(arts), 400), replace=False)].astype(np.float64)
     meshings = build_meshings(heads, cfg["meshings"], mcfg.k_eig, work / "operator-cache", sample,
-                              given_normals=bool(cfg["meshings"].get("given_normals", False)))
+                              given_normals=bool(cfg["meshings"].get("given_normals", False)),
+                              cut_facing=mcfg.cut_facing)
     train_set = load_sequences(corpus, splits["train"], manifest, heads, fps, vocab, art_stats)
     val_set = load_sequences(corpus, splits["val"], manifest, heads, fps, vocab, art_stats)[: int(tcfg["val_sequences"])]
     if tcfg.get("extra_speech"):     # audio-only: auxiliary losses, never decoded
@@ -1236,6 +1239,9 @@ STAGE_COMMANDS = (
     """    # stage 12: each vertex's normal as a second geometry input (new input columns start at
     # zero) and the point clouds' own normals for their frames
     python scripts/train_default_model.py --config scripts/default_model_normals.yaml --work runs/default-model --out runs/stage12 --init runs/stage11/model.safetensors --no-eval""",
+    """    # stage 13: stage 12 continued with a second, 12k-point cloud of every training head (chosen
+    # over stage 12 and a same-data continuation on the validation topology check)
+    python scripts/train_default_model.py --config scripts/default_model_normals_pc2.yaml --work runs/default-model --out runs/stage13 --init runs/stage12/model.safetensors --no-eval""",
 )
 
 
@@ -1371,18 +1377,24 @@ Opening-curve diagnostics (all test sequences; model / loudness): amplitude (std
   (or `model.audio: {{kind: hubert, source: PATH}}`) and pass the result with `meshtalk animate --model`.
 - Placement assumes a head or face scan; heavy cropping, shoulders or an unusual orientation can
   fool it: `meshtalk animate` warns, and `--up/--front/--scale` fix it.
-- **Point clouds that do not resolve the mouth slit.** A 20k-point cloud of a head has points about
-  1.2 mm apart; the rims of the two lips are about 1.5 mm apart, so they are neighbours in its Laplacian
-  and gradients and the model moves them nearly alike: the lips open (the opening curve between the
-  lip midpoints follows the truth as closely as on the template, see the per-meshing table), but the
-  rims do not part, and the worst lip vertex of each frame (the LVE) is one of them — several times
-  the template's LVE. Training on point clouds (stage 8) did not change that; meshes, even coarse
-  or decimated ones, keep the lips apart. (Measured at the slit's rims instead of the lip midpoints,
-  as up to stop 10, the point cloud's opening looked frozen for the same reason.)
+- **Point clouds: pass their normals.** A 20k-point cloud of a head has points about 1.2 mm apart
+  and the rims of the two lips are about 1 mm apart, so the cloud does not resolve the mouth slit:
+  its nearest-neighbour operators join the lips, and normals estimated from the points point every
+  way there. This model takes each point's normal as an input (stage 12) and was trained on clouds
+  with their own normals (stages 12-13). With the scanner's normals (PLY `nx ny nz`, xyz columns
+  4-6, an (N, 6) npy, or `animate(..., normals=N)`) the test cloud's LVE is 17.8 mm² (stage 11,
+  without normal input: 30.0); with estimated normals it is 26.4. Both are still several times the
+  template's (about 4): the worst lip point of a frame is usually a lower-lip rim point that moves
+  partly like the upper lip. The opening curve between the lip midpoints follows the truth as
+  closely as on the template either way (per-meshing table). Cutting the neighbour pairs that
+  cross the slit from the operators (`cut_facing`, docs/geometry.md) did not help in a 25-minute
+  fine-tune (validation point-cloud LVE 31.7 against 8.8).
 - **Dense meshings and the LVE.** The worst lip vertex of a ~100k-vertex remesh lies deep in the
   mouth corners (about 6 mm behind the lips), where the field is steepest and which the template
   samples more coarsely: its LVE is several times the template's although its mean lip-vertex error
-  is close to it (table above).
+  is close to it (table above). On one test sequence, the two walls of a mouth corner (21 mm to the
+  side of the mouth centre, 6 mm deep) move up to 8-9 mm and the model moves them 3-4 mm; about half
+  of that remesh's 2273 lip vertices are more than 4 mm inside the slit (the template: 115 of 293).
 - Unseen voices differ: flite's awb has the largest errors (per-voice rows above).
 - Its diffusion blocks project onto the 48-mode eigenbasis cut hard at K (`spectral_taper: 0`).
   The learned diffusion times stayed at their initial 0 in stage 1 (a clamp blocked their

@@ -33,6 +33,19 @@ def test_info_and_precompute(sphere_obj, tmp_path, capsys):
     assert len(list(tmp_path.rglob("*.npz"))) == 1
 
 
+def test_precompute_cut_facing_keys_a_cloud_with_normals_apart(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    p = rng.normal(size=(600, 3))
+    p /= np.linalg.norm(p, axis=1, keepdims=True)
+    cloud = tmp_path / "cloud.npy"
+    np.save(cloud, np.concatenate([p, p], axis=1))            # (N, 6): points and their normals
+    for flag in ([], ["--cut-facing"]):
+        assert main(["precompute", str(cloud), "-k", "8", "--cache-dir", str(tmp_path / "c"), *flag]) == 0
+    entries = [line.rsplit("-> ", 1)[1] for line in capsys.readouterr().out.splitlines() if "-> " in line]
+    assert len(entries) == 2 and entries[0] != entries[1]
+    assert len(list((tmp_path / "c").rglob("*.npz"))) == 2
+
+
 @pytest.mark.parametrize(
     "name,content,match",
     [

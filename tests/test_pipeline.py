@@ -164,3 +164,23 @@ def test_a_point_cloud_uses_its_own_normals_in_the_users_frame(head, clip, model
     assert np.abs(turned - 1000.0 * given.astype(np.float64) @ rot.T).max() <= 1000.0 * _tol(given, verts) + 1e-3
     with pytest.raises(MeshtalkError, match="normals"):
         animate(verts, audio, model, normals=np.zeros_like(verts))
+
+
+def test_a_model_trained_with_the_facing_cut_gets_it_on_clouds_with_normals(head, clip, model, monkeypatch):
+    """``config.cut_facing`` reaches the operators of a point cloud that brings its normals."""
+    import dataclasses
+
+    import meshtalk.geometry as geometry
+    from meshtalk.geometry.frames import mesh_vertex_normals
+
+    verts, faces = head
+    nrm = mesh_vertex_normals(verts, faces)
+    audio = (clip[:16000], 16000)
+    plain = animate(verts, audio, model, normals=nrm, cache=None)
+    seen = []
+    real = geometry.compute_operators
+    monkeypatch.setattr(geometry, "compute_operators", lambda *a, **kw: seen.append(kw) or real(*a, **kw))
+    monkeypatch.setattr(model.model, "config", dataclasses.replace(model.model.config, cut_facing=True))
+    cut = animate(verts, audio, model, normals=nrm, cache=None)
+    assert seen and seen[-1]["cut_facing"] is True
+    assert np.isfinite(cut).all() and np.abs(cut - plain).max() > 1e-6     # other operators, other motion

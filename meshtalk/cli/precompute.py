@@ -13,6 +13,9 @@ def register(sub) -> None:
     p.add_argument("--eigen-method", default="auto", choices=["auto", "lanczos", "arpack", "dense"])
     p.add_argument("--cache-dir", default=None, help="cache directory (default $MESHTALK_CACHE or ~/.cache/meshtalk)")
     p.add_argument("--device", default="cpu", help="cpu or cuda[:N] for the eigensolver's dense work")
+    p.add_argument("--cut-facing", action="store_true",
+                   help="point clouds with normals: leave out neighbour pairs joined across open space "
+                        "(the lips' slit), as a model with cut_facing does")
     p.set_defaults(func=run)
 
 
@@ -32,11 +35,13 @@ def run(args) -> int:
     cache = OperatorCache(args.cache_dir)
     for path in tqdm(args.meshes, desc="precompute", unit="mesh", disable=len(args.meshes) < 2):
         mesh = load_mesh(path)
-        settings = OperatorSettings(k=args.k, laplacian=args.laplacian, eigen_method=args.eigen_method)
+        cut = bool(args.cut_facing and mesh.normals is not None and mesh.faces is None)
+        settings = OperatorSettings(k=args.k, laplacian=args.laplacian, eigen_method=args.eigen_method,
+                                    cut_facing=cut)
         t0 = time.perf_counter()
         ops = compute_operators(
             mesh.verts, mesh.faces, args.k, laplacian=args.laplacian, eigen_method=args.eigen_method,
-            cache=cache, device=args.device, name=str(path), normals=mesh.normals,
+            cache=cache, device=args.device, name=str(path), normals=mesh.normals, cut_facing=cut,
         )
         seconds = time.perf_counter() - t0
         entry = cache.path_for(operator_key(mesh.verts, mesh.faces, settings, mesh.normals))

@@ -62,6 +62,8 @@ def operator_key(verts: np.ndarray, faces: np.ndarray | None, settings, normals:
         h.update(nrm.tobytes())
     s = dataclasses.asdict(settings)
     s.pop("k")
+    if not s.get("cut_facing"):      # off: the keys from before the setting existed
+        s.pop("cut_facing", None)
     h.update(json.dumps(s, sort_keys=True).encode())
     return h.hexdigest()
 

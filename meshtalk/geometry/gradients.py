@@ -33,18 +33,26 @@ def mesh_neighbors(n_verts: int, faces: np.ndarray, *, edges: np.ndarray | None 
     return np.concatenate([e[:, 0], e[:, 1]]), np.concatenate([e[:, 1], e[:, 0]])
 
 
-def knn_neighbors(points: np.ndarray, n_neighbors: int = 30) -> tuple[np.ndarray, np.ndarray]:
+def knn_neighbors(points: np.ndarray, n_neighbors: int = 30, *, normals: np.ndarray | None = None,
+                  cut_facing: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Directed neighbour pairs (i, j) of the k nearest points (excluding i itself).
 
-    Returns:
-        src: (V·k,) int64; dst: (V·k,) int64.
-    """
-    from scipy.spatial import cKDTree
+    Args:
+        points: (V, 3).
+        n_neighbors: k.
+        normals: (V, 3) unit normals; needed when ``cut_facing``.
+        cut_facing: leave out the pairs that are joined across open space
+            (:mod:`meshtalk.geometry.cloud`).
 
-    k = min(n_neighbors + 1, len(points))
-    _, idx = cKDTree(points).query(points, k=k)
-    src = np.repeat(np.arange(len(points)), k - 1)
-    return src, idx[:, 1:].reshape(-1).astype(np.int64)
+    Returns:
+        src: (P,) int64; dst: (P,) int64 (P = V·k without a cut).
+    """
+    from meshtalk.geometry.cloud import cloud_neighbors
+
+    rows = cloud_neighbors(points, n_neighbors, normals=normals, cut_facing=cut_facing)
+    src = np.repeat(np.arange(len(points)), [len(r) for r in rows])
+    dst = np.concatenate(rows) if rows else np.zeros(0, np.int64)
+    return src.astype(np.int64), dst.astype(np.int64)
 
 
 def gradient_operators(

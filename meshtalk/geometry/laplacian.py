@@ -17,7 +17,9 @@ Three Laplacians:
 * :func:`robust_mesh_laplacian` — the intrinsic Delaunay "tufted" Laplacian of Sharp & Crane
   (2020) via the ``robust-laplacian`` package: survives non-manifold edges, slivers and
   degenerate faces of raw scans.
-* :func:`point_cloud_laplacian` — the same construction on local triangulations of a point cloud.
+* :func:`point_cloud_laplacian` — the same construction on local triangulations of a point cloud
+  (optionally without neighbour pairs that are joined across open space, see
+  :mod:`meshtalk.geometry.cloud`).
 """
 
 from __future__ import annotations
@@ -115,7 +117,8 @@ def robust_mesh_laplacian(
 
 
 def point_cloud_laplacian(
-    points: np.ndarray, *, n_neighbors: int = 30, mollify_factor: float = 1e-5
+    points: np.ndarray, *, n_neighbors: int = 30, mollify_factor: float = 1e-5,
+    normals: np.ndarray | None = None, cut_facing: bool = False,
 ) -> tuple[sp.csr_matrix, np.ndarray]:
     """Laplacian of a point cloud from local (tufted) triangulations.
 
@@ -123,11 +126,25 @@ def point_cloud_laplacian(
         points: (V, 3) positions.
         n_neighbors: neighbours used for each local triangulation.
         mollify_factor: intrinsic mollification.
+        normals: (V, 3) unit normals (a scanner's); needed when ``cut_facing``.
+        cut_facing: triangulate without the neighbour pairs that are joined across open space
+            (:mod:`meshtalk.geometry.cloud`), so that two sheets closer than the neighbourhood
+            (the lips) are not joined. Without it: the ``robust-laplacian`` package's own
+            construction (its normals estimated from the points).
 
     Returns:
         L: (V, V) CSR float64, symmetric PSD.
         mass: (V,) float64 lumped mass (an area estimate per point).
     """
+    if cut_facing:
+        if normals is None:
+            raise MeshtalkError("the facing-pair cut of a point-cloud Laplacian needs normals")
+        from meshtalk.geometry.cloud import cloud_neighbors, local_triangulations
+
+        pts = np.ascontiguousarray(points, dtype=np.float64)
+        soup = local_triangulations(pts, normals, cloud_neighbors(pts, n_neighbors, normals=normals, cut_facing=True))
+        L, mass = robust_mesh_laplacian(pts, soup, mollify_factor=mollify_factor)
+        return L / 3.0, mass / 3.0       # each triangle is found from up to three of its corners
     import robust_laplacian
 
     L, M = robust_laplacian.point_cloud_laplacian(
@@ -168,7 +185,7 @@ def choose_laplacian(verts: np.ndarray, faces: np.ndarray | None, *,
 
 def laplacian_and_mass(
     verts: np.ndarray, faces: np.ndarray | None, *, kind: str = "auto", n_neighbors: int = 30,
-    mollify_factor: float = 1e-5,
+    mollify_factor: float = 1e-5, normals: np.ndarray | None = None, cut_facing: bool = False,
 ) -> tuple[sp.csr_matrix, np.ndarray, str]:
     """The Laplacian and mass of a mesh or point cloud, by name.
 
@@ -178,6 +195,8 @@ def laplacian_and_mass(
         kind: ``"auto"``, ``"cotan"``, ``"robust"`` or ``"pointcloud"``.
         n_neighbors: neighbours for the point-cloud Laplacian.
         mollify_factor: mollification of the robust Laplacians.
+        normals, cut_facing: a point cloud's normals and whether its Laplacian cuts facing
+            pairs (see :func:`point_cloud_laplacian`); meshes ignore them.
 
     Returns:
         L: (V, V) CSR float64 PSD; mass: (V,) float64; the kind actually used.
@@ -193,6 +212,7 @@ def laplacian_and_mass(
     elif kind == "robust":
         L, mass = robust_mesh_laplacian(verts, faces, mollify_factor=mollify_factor)
     else:
-        L, mass = point_cloud_laplacian(verts, n_neighbors=n_neighbors, mollify_factor=mollify_factor)
+        L, mass = point_cloud_laplacian(verts, n_neighbors=n_neighbors, mollify_factor=mollify_factor,
+                                        normals=normals, cut_facing=cut_facing)
     log.debug("laplacian %s: V=%d nnz=%d", kind, L.shape[0], L.nnz)
     return L, mass, kind

@@ -46,6 +46,7 @@ class OperatorSettings:
     tol: float = 1e-6
     n_neighbors: int = 30
     mollify_factor: float = 1e-5
+    cut_facing: bool = False
 
     def __post_init__(self):
         if self.laplacian not in LAPLACIANS:
@@ -157,6 +158,7 @@ def compute_operators(
     device: str | torch.device | None = None,
     name: str = "mesh",
     normals: np.ndarray | None = None,
+    cut_facing: bool = False,
 ) -> SpectralOperators:
     """Mass, Laplacian, eigenbasis, frames and gradient operators of a mesh or point cloud.
 
@@ -178,6 +180,10 @@ def compute_operators(
             normals, say); any length, normalised here. Default: the mesh's area-weighted vertex
             normals, or a point cloud's estimated from its ``n_neighbors`` nearest points (which
             cannot tell apart two sheets closer than the point spacing, e.g. the two lips).
+        cut_facing: a point cloud with given ``normals``: its Laplacian and gradients leave out
+            the neighbour pairs that are joined across open space (two sheets closer than the
+            neighbourhood, such as the lips; :mod:`meshtalk.geometry.cloud`). Meshes, and clouds
+            without given normals (whose estimated normals cannot tell the sheets apart), ignore it.
 
     Returns:
         :class:`SpectralOperators` (float32).
@@ -189,6 +195,7 @@ def compute_operators(
     settings = OperatorSettings(
         k=int(k), laplacian=laplacian, eigen_method=eigen_method, tol=float(tol),
         n_neighbors=int(n_neighbors), mollify_factor=float(mollify_factor),
+        cut_facing=bool(cut_facing and normals is not None and (faces is None or len(faces) == 0)),
     )
     verts = np.ascontiguousarray(verts, dtype=np.float64)
     faces = None if faces is None or len(faces) == 0 else np.ascontiguousarray(faces, dtype=np.int64)
@@ -238,7 +245,8 @@ def _compute(verts, faces, settings: OperatorSettings, *, device, name, normals=
     edges, counts = edge_face_counts(f) if f is not None else (None, None)
     kind = settings.laplacian if settings.laplacian != "auto" else choose_laplacian(v, f, edge_counts=counts)
     L, mass, kind = laplacian_and_mass(
-        v, f, kind=kind, n_neighbors=settings.n_neighbors, mollify_factor=settings.mollify_factor
+        v, f, kind=kind, n_neighbors=settings.n_neighbors, mollify_factor=settings.mollify_factor,
+        normals=normals, cut_facing=settings.cut_facing,
     )
     if not np.all(mass > 0):
         # isolated points of a cloud or slivers: give them a tiny positive area
@@ -253,7 +261,7 @@ def _compute(verts, faces, settings: OperatorSettings, *, device, name, normals=
                 log.info("%s: %s", name, problem)
         if f is None:
             nrm = point_cloud_normals(v, settings.n_neighbors) if normals is None else normals
-            src, dst = knn_neighbors(v, settings.n_neighbors)
+            src, dst = knn_neighbors(v, settings.n_neighbors, normals=normals, cut_facing=settings.cut_facing)
         else:
             nrm = mesh_vertex_normals(v, f) if normals is None else normals[used]
             src, dst = mesh_neighbors(len(v), f, edges=edges)

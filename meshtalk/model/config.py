@@ -137,6 +137,9 @@ class TalkingHeadConfig:
         normal_input: also feed each vertex's unit normal (the operators' frame normal: the
             mesh's, a point cloud's given normals, or estimated ones) to the geometry encoder,
             after the ``in_channels`` position features.
+        cut_facing: a point cloud that comes with its own normals gets operators without the
+            neighbour pairs joined across open space (the lips' slit; see
+            :mod:`meshtalk.geometry.cloud`); part of the model because it was trained on them.
     """
 
     in_channels: int = 3
@@ -153,6 +156,7 @@ class TalkingHeadConfig:
     template_center: tuple[float, float, float] | None = None
     gradient_checkpointing: bool = False
     normal_input: bool = False
+    cut_facing: bool = False
 
 
 # --------------------------------------------------------------------------- generic YAML layer

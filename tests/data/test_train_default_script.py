@@ -109,6 +109,20 @@ def test_dense_meshings_come_last_and_stay_out_of_the_base_list(script, tmp_path
     assert ms[1].lips.sum() > 0
 
 
+def test_training_point_clouds_get_the_models_facing_cut(script, tmp_path):
+    """``cut_facing`` (the model's) reaches the operators of point clouds with given normals only."""
+    from meshtalk.data.synth.heads import make_head
+    from meshtalk.data.synth.motion import MouthField
+
+    head = make_head(3, name="h")
+    art = np.random.default_rng(0).uniform(0, 1, (20, 4))
+    mcfg = {"template": True, "dense": {"point_cloud": [800]}}
+    runs = [script.build_meshings({"h": (head, MouthField(head))}, mcfg, 8, tmp_path, art,
+                                  given_normals=True, cut_facing=cut)["h"] for cut in (False, True)]
+    np.testing.assert_array_equal(runs[0][0].ops.evals.numpy(), runs[1][0].ops.evals.numpy())   # template
+    assert runs[0][1].ops.grad_x._nnz() != runs[1][1].ops.grad_x._nnz()                       # the cloud
+
+
 def _full(model, neutral, loudness, n):
     keys = ("lve_mm2", "mve_mm", "opening_l1_mm", "opening_dtw_mm", "opening_corr")
     out = {name: dict(zip(keys, v)) for name, v in (("model", model), ("neutral", neutral), ("loudness", loudness))}
