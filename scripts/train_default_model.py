@@ -1494,6 +1494,8 @@ def main(argv: list[str] | None = None) -> int:
                    "this markdown file (docs/benchmarks.md)")
     p.add_argument("--val-gap", type=Path, nargs="*", metavar="MODEL",
                    help="instead of training: the validation topology check of these models (default: OUT's)")
+    p.add_argument("--val-sequences", type=int, default=3, metavar="N",
+                   help="--val-gap: the N shortest validation sequences (default 3)")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -1504,7 +1506,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.threads is not None:
         cfg["train"]["threads"] = args.threads
     if args.val_gap is not None:
-        validation_gap(args.work, args.val_gap or [args.out / "model.safetensors"],
+        validation_gap(args.work, args.val_gap or [args.out / "model.safetensors"], args.val_sequences,
                        pair=(cfg.get("eval") or {}).get("opening_pair", "rims"),
                        given_normals=bool(cfg["meshings"].get("given_normals", False)))
         return 0
