@@ -100,6 +100,20 @@ def cloud_neighbors(points: np.ndarray, n_neighbors: int, *, normals: np.ndarray
     return [row[k] for row, k in zip(nbrs, keep)]
 
 
+def neighbor_pairs(neighbors: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Directed pairs (i, j) of per-point neighbour lists.
+
+    Args:
+        neighbors: V int arrays.
+
+    Returns:
+        src: (P,) int64; dst: (P,) int64.
+    """
+    src = np.repeat(np.arange(len(neighbors)), [len(r) for r in neighbors])
+    dst = np.concatenate(neighbors) if len(neighbors) else np.zeros(0, np.int64)
+    return src.astype(np.int64), dst.astype(np.int64)
+
+
 def local_triangulations(points: np.ndarray, normals: np.ndarray, neighbors: list[np.ndarray]) -> np.ndarray:
     """The triangles at each point of its tangent-plane Delaunay triangulation.
 

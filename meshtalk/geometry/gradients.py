@@ -47,12 +47,9 @@ def knn_neighbors(points: np.ndarray, n_neighbors: int = 30, *, normals: np.ndar
     Returns:
         src: (P,) int64; dst: (P,) int64 (P = V·k without a cut).
     """
-    from meshtalk.geometry.cloud import cloud_neighbors
+    from meshtalk.geometry.cloud import cloud_neighbors, neighbor_pairs
 
-    rows = cloud_neighbors(points, n_neighbors, normals=normals, cut_facing=cut_facing)
-    src = np.repeat(np.arange(len(points)), [len(r) for r in rows])
-    dst = np.concatenate(rows) if rows else np.zeros(0, np.int64)
-    return src.astype(np.int64), dst.astype(np.int64)
+    return neighbor_pairs(cloud_neighbors(points, n_neighbors, normals=normals, cut_facing=cut_facing))
 
 
 def gradient_operators(

@@ -118,7 +118,7 @@ def robust_mesh_laplacian(
 
 def point_cloud_laplacian(
     points: np.ndarray, *, n_neighbors: int = 30, mollify_factor: float = 1e-5,
-    normals: np.ndarray | None = None, cut_facing: bool = False,
+    normals: np.ndarray | None = None, cut_facing: bool = False, neighbors: list | None = None,
 ) -> tuple[sp.csr_matrix, np.ndarray]:
     """Laplacian of a point cloud from local (tufted) triangulations.
 
@@ -131,6 +131,8 @@ def point_cloud_laplacian(
             (:mod:`meshtalk.geometry.cloud`), so that two sheets closer than the neighbourhood
             (the lips) are not joined. Without it: the ``robust-laplacian`` package's own
             construction (its normals estimated from the points).
+        neighbors: with ``cut_facing``, the cut neighbour lists when the caller has them
+            (:func:`meshtalk.geometry.cloud.cloud_neighbors`).
 
     Returns:
         L: (V, V) CSR float64, symmetric PSD.
@@ -142,7 +144,9 @@ def point_cloud_laplacian(
         from meshtalk.geometry.cloud import cloud_neighbors, local_triangulations
 
         pts = np.ascontiguousarray(points, dtype=np.float64)
-        soup = local_triangulations(pts, normals, cloud_neighbors(pts, n_neighbors, normals=normals, cut_facing=True))
+        if neighbors is None:
+            neighbors = cloud_neighbors(pts, n_neighbors, normals=normals, cut_facing=True)
+        soup = local_triangulations(pts, normals, neighbors)
         L, mass = robust_mesh_laplacian(pts, soup, mollify_factor=mollify_factor)
         return L / 3.0, mass / 3.0       # each triangle is found from up to three of its corners
     import robust_laplacian
@@ -186,6 +190,7 @@ def choose_laplacian(verts: np.ndarray, faces: np.ndarray | None, *,
 def laplacian_and_mass(
     verts: np.ndarray, faces: np.ndarray | None, *, kind: str = "auto", n_neighbors: int = 30,
     mollify_factor: float = 1e-5, normals: np.ndarray | None = None, cut_facing: bool = False,
+    neighbors: list | None = None,
 ) -> tuple[sp.csr_matrix, np.ndarray, str]:
     """The Laplacian and mass of a mesh or point cloud, by name.
 
@@ -195,8 +200,9 @@ def laplacian_and_mass(
         kind: ``"auto"``, ``"cotan"``, ``"robust"`` or ``"pointcloud"``.
         n_neighbors: neighbours for the point-cloud Laplacian.
         mollify_factor: mollification of the robust Laplacians.
-        normals, cut_facing: a point cloud's normals and whether its Laplacian cuts facing
-            pairs (see :func:`point_cloud_laplacian`); meshes ignore them.
+        normals, cut_facing, neighbors: a point cloud's normals, whether its Laplacian cuts
+            facing pairs, and its cut neighbour lists if known (see :func:`point_cloud_laplacian`);
+            meshes ignore them.
 
     Returns:
         L: (V, V) CSR float64 PSD; mass: (V,) float64; the kind actually used.
@@ -213,6 +219,6 @@ def laplacian_and_mass(
         L, mass = robust_mesh_laplacian(verts, faces, mollify_factor=mollify_factor)
     else:
         L, mass = point_cloud_laplacian(verts, n_neighbors=n_neighbors, mollify_factor=mollify_factor,
-                                        normals=normals, cut_facing=cut_facing)
+                                        normals=normals, cut_facing=cut_facing, neighbors=neighbors)
     log.debug("laplacian %s: V=%d nnz=%d", kind, L.shape[0], L.nnz)
     return L, mass, kind

@@ -27,6 +27,7 @@ import torch
 
 from meshtalk.errors import MeshtalkError
 from meshtalk.geometry.eigen import check_memory, laplacian_eigenbasis
+from meshtalk.geometry.cloud import cloud_neighbors, neighbor_pairs
 from meshtalk.geometry.frames import mesh_vertex_normals, point_cloud_normals, tangent_frames
 from meshtalk.geometry.gradients import gradient_operators, knn_neighbors, mesh_neighbors
 from meshtalk.geometry.io import check_normals, inspect_mesh, validate_mesh
@@ -244,9 +245,12 @@ def _compute(verts, faces, settings: OperatorSettings, *, device, name, normals=
             raise MeshtalkError(f"{name}: only {len(v)} vertices belong to faces; a surface needs at least 4")
     edges, counts = edge_face_counts(f) if f is not None else (None, None)
     kind = settings.laplacian if settings.laplacian != "auto" else choose_laplacian(v, f, edge_counts=counts)
+    cut_rows = None            # a cut cloud's neighbour lists, shared by its Laplacian and gradients
+    if f is None and settings.cut_facing:
+        cut_rows = cloud_neighbors(v, settings.n_neighbors, normals=normals, cut_facing=True)
     L, mass, kind = laplacian_and_mass(
         v, f, kind=kind, n_neighbors=settings.n_neighbors, mollify_factor=settings.mollify_factor,
-        normals=normals, cut_facing=settings.cut_facing,
+        normals=normals, cut_facing=settings.cut_facing, neighbors=cut_rows,
     )
     if not np.all(mass > 0):
         # isolated points of a cloud or slivers: give them a tiny positive area
@@ -261,7 +265,7 @@ def _compute(verts, faces, settings: OperatorSettings, *, device, name, normals=
                 log.info("%s: %s", name, problem)
         if f is None:
             nrm = point_cloud_normals(v, settings.n_neighbors) if normals is None else normals
-            src, dst = knn_neighbors(v, settings.n_neighbors, normals=normals, cut_facing=settings.cut_facing)
+            src, dst = knn_neighbors(v, settings.n_neighbors) if cut_rows is None else neighbor_pairs(cut_rows)
         else:
             nrm = mesh_vertex_normals(v, f) if normals is None else normals[used]
             src, dst = mesh_neighbors(len(v), f, edges=edges)
