@@ -2,7 +2,8 @@
 
 A point cloud has no edges, so its Laplacian and gradients take each point's k nearest points as
 its neighbours. Where two sheets of the surface lie closer than the neighbourhood's radius (the
-two lips of a closed mouth: about 1 mm apart, while 30 neighbours of a 20k-point head reach 3 mm),
+two lips of a closed mouth: about 1 mm apart, while 30 neighbours of a 20k-point head reach about
+7 mm, median over its points),
 the nearest points of a point on one sheet include points of the other, and every operator joins
 the two sheets as if they were one.
 

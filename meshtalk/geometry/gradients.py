@@ -47,9 +47,12 @@ def knn_neighbors(points: np.ndarray, n_neighbors: int = 30, *, normals: np.ndar
     Returns:
         src: (P,) int64; dst: (P,) int64 (P = V·k without a cut).
     """
-    from meshtalk.geometry.cloud import cloud_neighbors, neighbor_pairs
+    from meshtalk.geometry.cloud import cloud_neighbors, knn, neighbor_pairs
 
-    return neighbor_pairs(cloud_neighbors(points, n_neighbors, normals=normals, cut_facing=cut_facing))
+    if not cut_facing:           # every point has the same count: no per-point lists
+        nbrs = knn(points, n_neighbors)
+        return np.repeat(np.arange(len(points), dtype=np.int64), nbrs.shape[1]), nbrs.reshape(-1)
+    return neighbor_pairs(cloud_neighbors(points, n_neighbors, normals=normals, cut_facing=True))
 
 
 def gradient_operators(
