@@ -160,6 +160,7 @@ class Meshing:
     lips: torch.Tensor         # (N,) 1 on the lip region (0.6 mouth widths around the mouth centre)
     lip_pair: tuple[int, int]  # upper / lower lip midpoint vertices (the mouth-opening curve's)
     dense: bool = False        # a `meshings.dense` meshing (large remesh / point cloud)
+    slot: str = ""             # meshings of one slot (samplings of one point-cloud size) share its draws
 
 
 @dataclass
@@ -198,11 +199,14 @@ def load_heads(corpus: Path, names: set[str]):
 
 
 def build_meshings(heads, mcfg: dict, k_eig: int, cache: Path, sample_coef: np.ndarray, *,
-                   given_normals: bool = False, cut_facing: bool = False) -> dict[str, list[Meshing]]:
+                   given_normals: bool = False, cut_facing: bool = False,
+                   resampled: set[str] | frozenset[str] = frozenset()) -> dict[str, list[Meshing]]:
     """Every training meshing of every head with its operators, canonical motion basis and lip
     region; ``given_normals``: point clouds' operators use their own normals (else estimated);
     ``cut_facing``: and leave out the neighbour pairs joined across open space (the model's
-    ``cut_facing``)."""
+    ``cut_facing``). The heads in ``resampled`` get ``dense.point_cloud_samplings`` independent
+    samplings (seeds 7, 8, ...) of each point-cloud size, which share one slot of the training
+    draw (a step that picks the slot decodes one of them); every other head gets one (seed 7)."""
     from meshtalk.data.synth.scans import decimate, point_cloud, remesh
     from meshtalk.geometry import compute_operators
 
@@ -217,9 +221,14 @@ def build_meshings(heads, mcfg: dict, k_eig: int, cache: Path, sample_coef: np.n
         # large isotropic remeshings and point clouds (no faces), the kinds that scans bring
         dense = mcfg.get("dense") or {}
         scans += [remesh(head, n) for n in dense.get("remesh", [])]
-        scans += [point_cloud(head, n, seed=7) for n in dense.get("point_cloud", [])]
+        samplings = int(dense.get("point_cloud_samplings", 1)) if name in resampled else 1
+        slots = [""] * len(scans)
+        for n in dense.get("point_cloud", []):
+            for j in range(samplings):
+                scans.append(point_cloud(head, n, seed=7 + j))
+                slots.append(f"{name}/{scans[-1].name}")
         out[name] = []
-        for si, scan in enumerate(scans):
+        for si, (scan, slot) in enumerate(zip(scans, slots)):
             if scan.faces is not None and len(scan.faces) == 0:
                 scan = SimpleNamespace(name=scan.name, verts=scan.verts, faces=None, normals=scan.normals)
             place = estimate_placement(scan.verts, scan.faces, up="+y", front="+z")
@@ -235,7 +244,8 @@ def build_meshings(heads, mcfg: dict, k_eig: int, cache: Path, sample_coef: np.n
             lips = np.zeros(len(vc), np.float32)
             lips[lip_mask.indices] = 1.0
             out[name].append(Meshing(
-                name=f"{name}/{scan.name}", head=name,
+                name=f"{name}/{scan.name}" + (f"#{si - slots.index(slot)}" if slot and si > slots.index(slot) else ""),
+                head=name, slot=slot or f"{name}/{scan.name}#{si}",
                 verts_c=torch.as_tensor(vc, dtype=torch.float32), ops=ops,
                 basis_c=torch.as_tensor(basis, dtype=torch.float32),
                 moving=torch.as_tensor(mag / max(mag.max(), 1e-12), dtype=torch.float32),
@@ -446,7 +456,15 @@ def train(cfg: dict, work: Path, out: Path, minutes: float | None, init: Path | 
     sample = arts[rng.choice(len(arts), min(len(arts), 400), replace=False)].astype(np.float64)
     meshings = build_meshings(heads, cfg["meshings"], mcfg.k_eig, work / "operator-cache", sample,
                               given_normals=bool(cfg["meshings"].get("given_normals", False)),
-                              cut_facing=mcfg.cut_facing)
+                              cut_facing=mcfg.cut_facing,
+                              resampled={recs[n]["subject"] for n in splits["train"]})
+    # the training draw: a slot of the sequence's head, then one meshing of that slot
+    draw: dict[str, list[list[Meshing]]] = {}
+    for head, ms in meshings.items():
+        groups: dict[str, list[Meshing]] = {}
+        for m in ms:
+            groups.setdefault(m.slot, []).append(m)
+        draw[head] = list(groups.values())
     train_set = load_sequences(corpus, splits["train"], manifest, heads, fps, vocab, art_stats)
     val_set = load_sequences(corpus, splits["val"], manifest, heads, fps, vocab, art_stats)[: int(tcfg["val_sequences"])]
     if tcfg.get("extra_speech"):     # audio-only: auxiliary losses, never decoded
@@ -588,7 +606,8 @@ def train(cfg: dict, work: Path, out: Path, minutes: float | None, init: Path | 
         # decoded on a random meshing of its own head
         acc: dict[str, torch.Tensor] = {}
         for ci, seq in enumerate(batch[:n_dec]):
-            mesh = meshings[seq.head][rng.integers(len(meshings[seq.head]))]
+            slot = draw[seq.head][rng.integers(len(draw[seq.head]))]
+            mesh = slot[rng.integers(len(slot))] if len(slot) > 1 else slot[0]
             pairs_here = min(decode_pairs, int((cfg["meshings"].get("dense") or {}).get("decode_pairs", decode_pairs))) \
                 if mesh.dense else decode_pairs
             t = torch.as_tensor(np.sort(rng.choice(n - 1, min(n - 1, pairs_here), replace=False)))

@@ -109,6 +109,31 @@ def test_dense_meshings_come_last_and_stay_out_of_the_base_list(script, tmp_path
     assert ms[1].lips.sum() > 0
 
 
+def test_resampled_heads_get_independent_cloud_samplings_in_one_draw_slot(script, tmp_path):
+    """``dense.point_cloud_samplings``: a resampled (training) head gets that many different
+    samplings of each cloud size, sharing one slot of the training draw; another head gets one."""
+    from meshtalk.data.synth.heads import make_head
+    from meshtalk.data.synth.motion import MouthField
+
+    head = make_head(3, name="h")
+    art = np.random.default_rng(0).uniform(0, 1, (20, 4))
+    mcfg = {"template": True, "dense": {"point_cloud": [800, 500], "point_cloud_samplings": 3}}
+    heads = {"h": (head, MouthField(head)), "v": (head, MouthField(head))}
+    out = script.build_meshings(heads, mcfg, 8, tmp_path, art, given_normals=True, resampled={"h"})
+    ms, single = out["h"], out["v"]
+    assert [m.verts_c.shape[0] for m in ms] == [len(head.verts), 800, 800, 800, 500, 500, 500]
+    assert [m.verts_c.shape[0] for m in single] == [len(head.verts), 800, 500]
+    assert len({m.name for m in ms}) == 7                       # names stay unique
+    assert [m.slot for m in ms[1:]] == ["h/pointcloud_800"] * 3 + ["h/pointcloud_500"] * 3
+    assert len({m.slot for m in single}) == 3 and ms[0].slot != ms[1].slot
+    first = ms[1].verts_c.numpy()
+    for other in ms[2:4]:                                       # a different sampling, not a copy
+        assert not np.allclose(other.verts_c.numpy(), first)
+        assert other.lips.sum() > 0
+    # the one sampling of a head that is not resampled is the first sampling (seed 7) of one that is
+    np.testing.assert_array_equal(single[1].verts_c.numpy(), first)
+
+
 def test_training_point_clouds_get_the_models_facing_cut(script, tmp_path):
     """``cut_facing`` (the model's) reaches the operators of point clouds with given normals only."""
     from meshtalk.data.synth.heads import make_head
