@@ -316,3 +316,33 @@ def test_load_matching_widens_the_input_layer_with_zero_columns(script):
     # a narrower or reshaped layer is not forced in
     back = TalkingHead(tiny_config()).eval()
     assert "geometry_encoder.first_lin.weight" in script.load_matching(back, new.state_dict())
+
+
+def test_baseline_scores_and_their_mean_over_cloud_samplings(script):
+    """``_baseline_scores``: a perfect prediction scores 0, the neutral baseline scores the true
+    motion itself; ``_mean_scores`` averages each score over samplings; the protocol says so."""
+    from meshtalk.metrics import RegionMask
+
+    class Field:                       # moves every point 2 mm up per unit of the first channel
+        def displace(self, pts, art):
+            out = np.zeros((len(art), len(pts), 3))
+            out[..., 1] = 0.002 * np.asarray(art)[:, :1]
+            return out
+
+    rng = np.random.default_rng(0)
+    neutral = rng.normal(size=(30, 3)) * 0.01
+    art = np.linspace(0, 1, 12)[:, None].repeat(4, 1)
+    gt = neutral[None] + Field().displace(neutral, art)
+    mask = RegionMask(name="lips", indices=np.arange(10), source="test", n_vertices=30)
+    got = script._baseline_scores(gt.copy(), neutral, neutral, gt, Field(), art * 0.5, mask, (0, 1))
+    assert got["model"]["lve_mm2"] == pytest.approx(0.0, abs=1e-9)
+    # neutral: worst lip vertex error = the true displacement, (2 mm * a)^2, mean over frames
+    assert got["neutral"]["lve_mm2"] == pytest.approx(np.mean((2.0 * art[:, 0]) ** 2))
+    assert got["loudness"]["lve_mm2"] == pytest.approx(np.mean((1.0 * art[:, 0]) ** 2))
+    other = {lab: {k: v + 1.0 for k, v in d.items()} for lab, d in got.items()}
+    mean = script._mean_scores([got, other])
+    assert mean["neutral"]["lve_mm2"] == pytest.approx(got["neutral"]["lve_mm2"] + 0.5)
+    text = script._protocol({"protocol": {"paired": True, "sequences": 3, "per_meshing": [1, 2],
+                                          "cloud_samplings": 4}})
+    assert "3 more samplings" in text and f"{script.EVAL_CLOUD_SEED}-{script.EVAL_CLOUD_SEED + 2}" in text
+    assert "samplings" not in script._protocol({"protocol": {"paired": True, "sequences": 3, "per_meshing": [1, 2]}})
