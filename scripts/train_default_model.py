@@ -223,14 +223,14 @@ def build_meshings(heads, mcfg: dict, k_eig: int, cache: Path, sample_coef: np.n
         # large isotropic remeshings and point clouds (no faces), the kinds that scans bring
         dense = mcfg.get("dense") or {}
         scans += [remesh(head, n) for n in dense.get("remesh", [])]
+        labels = [(scan.name, f"{scan.name}#{i}") for i, scan in enumerate(scans)]   # (name, draw slot)
         samplings = int(dense.get("point_cloud_samplings", 1)) if name in resampled else 1
-        slots = [""] * len(scans)
         for n in dense.get("point_cloud", []):
             for j in range(samplings):
                 scans.append(point_cloud(head, n, seed=7 + j))
-                slots.append(f"{name}/{scans[-1].name}")
+                labels.append((scans[-1].name + (f"#{j}" if j else ""), scans[-1].name))
         out[name] = []
-        for si, (scan, slot) in enumerate(zip(scans, slots)):
+        for si, (scan, (label, slot)) in enumerate(zip(scans, labels)):
             if scan.faces is not None and len(scan.faces) == 0:
                 scan = SimpleNamespace(name=scan.name, verts=scan.verts, faces=None, normals=scan.normals)
             place = estimate_placement(scan.verts, scan.faces, up="+y", front="+z")
@@ -246,8 +246,7 @@ def build_meshings(heads, mcfg: dict, k_eig: int, cache: Path, sample_coef: np.n
             lips = np.zeros(len(vc), np.float32)
             lips[lip_mask.indices] = 1.0
             out[name].append(Meshing(
-                name=f"{name}/{scan.name}" + (f"#{si - slots.index(slot)}" if slot and si > slots.index(slot) else ""),
-                head=name, slot=slot or f"{name}/{scan.name}#{si}",
+                name=f"{name}/{label}", head=name, slot=f"{name}/{slot}",
                 verts_c=torch.as_tensor(vc, dtype=torch.float32), ops=ops,
                 basis_c=torch.as_tensor(basis, dtype=torch.float32),
                 moving=torch.as_tensor(mag / max(mag.max(), 1e-12), dtype=torch.float32),
