@@ -844,6 +844,7 @@ def evaluate(cfg: dict, work: Path, out: Path, card: Path, *, config_path: Path,
     last_template = None    # (name, neutral, faces, prediction, truth, lip mask, lip pair) of the latest template row
     given_normals = bool(cfg["meshings"].get("given_normals", False))
     cloud_samplings = int(ecfg.get("cloud_samplings", 1))   # a point cloud's row: mean over this many samplings
+    extra_clouds: dict[tuple[str, int, int], tuple] = {}     # (head, points, seed) -> the extra sampling
     plan = evaluation_plan(recs, ecfg)
     for kind, r in plan:
         name, subject = r["name"], r["subject"]
@@ -890,11 +891,15 @@ def evaluate(cfg: dict, work: Path, out: Path, card: Path, *, config_path: Path,
             # a point cloud's worst lip point is one of the few points it happens to have on the
             # rims of the 1 mm slit: score the same speech on more samplings of the same head
             for j in range(cloud_samplings - 1):
-                sc = point_cloud(head, len(neutral), seed=EVAL_CLOUD_SEED + j)
-                cv = np.asarray(sc.verts, np.float64)
+                key = (subject, len(neutral), EVAL_CLOUD_SEED + j)
+                if key not in extra_clouds:     # (points, normals, lip pair, lip mask), once per head
+                    sc = point_cloud(head, key[1], seed=key[2])
+                    cv = np.asarray(sc.verts, np.float64)
+                    extra_clouds[key] = (cv, np.asarray(sc.normals, np.float64),
+                                         *head_lip_region(head, cv, pair=ecfg.get("opening_pair", "rims")))
+                cv, cn, c_lm, c_mask = extra_clouds[key]
                 cp = animate(cv, wav, loaded, fps=fps, cache=work / "operator-cache",
-                             normals=np.asarray(sc.normals, np.float64) if given_normals else None)
-                c_lm, c_mask = head_lip_region(head, cv, pair=ecfg.get("opening_pair", "rims"))
+                             normals=cn if given_normals else None)
                 samplings.append((cv, cv, cp[:n].astype(np.float64), cv[None] + field.displace(cv, art[:n]),
                                   c_mask, c_lm))
             row["cloud_samplings"] = len(samplings)
