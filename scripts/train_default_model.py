@@ -1464,9 +1464,9 @@ Opening-curve diagnostics (all test sequences; model / loudness): amplitude (std
   `animate(..., normals=N)`) a cloud's LVE is still about three times the template's (per-meshing
   table: four samplings of the test head); with estimated normals it is higher (stage 13, the test
   head's stored cloud: 26.4 mm² against 17.8). The worst lip point of a frame is one of the few
-  points a sampling happens to have on the rims of the slit (on one test sequence, a lower-lip rim
-  point whose five nearest points all lie on the upper lip, and which the model moves like the upper
-  lip in 107 of its frames), so the figure swings with the sampling: stage 13 on four clouds of the
+  points a sampling happens to have on the rims of the slit (on one test sequence, the worst lip
+  point of 107 of its frames is a lower-lip rim point whose five nearest points all lie on the upper
+  lip: it moves 8.5 mm with the lower lip, and the model moves it under 1 mm), so the figure swings with the sampling: stage 13 on four clouds of the
   validation head (three of 20k points, one of 12k) 9.1 / 9.3 / 16.8 / 9.9 mm², and 17.8 on the test head's stored cloud against
   10.9 over four. The opening curve between the lip midpoints follows the truth as closely as on the
   template. Cutting the neighbour pairs that cross the slit from the operators (`cut_facing`,
