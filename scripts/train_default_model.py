@@ -1318,7 +1318,7 @@ STAGE_COMMANDS = (
     python scripts/train_default_model.py --config scripts/default_model_normals_pc2.yaml --work runs/default-model --out runs/stage13 --init runs/stage12/model.safetensors --no-eval""",
     """    # stage 14: stage 13 continued with eight independent samplings of each point-cloud size of
     # every training head (auxiliary losses off; chosen over stage 13 and four samplings on the
-    # validation topology check and on four samplings of the validation head's cloud)
+    # validation topology check and on four clouds of the validation head)
     python scripts/train_default_model.py --config scripts/default_model_pc_resample8.yaml --work runs/default-model --out runs/stage14 --init runs/stage13/model.safetensors --no-eval""",
 )
 
@@ -1466,9 +1466,9 @@ Opening-curve diagnostics (all test sequences; model / loudness): amplitude (std
   head's stored cloud: 26.4 mm² against 17.8). The worst lip point of a frame is one of the few
   points a sampling happens to have on the rims of the slit (on one test sequence, the worst lip
   point of 107 of its frames is a lower-lip rim point whose five nearest points all lie on the upper
-  lip: it moves 8.5 mm with the lower lip, and the model moves it under 1 mm), so the figure swings with the sampling: stage 13 on four clouds of the
-  validation head (three of 20k points, one of 12k) 9.1 / 9.3 / 16.8 / 9.9 mm², and 17.8 on the test head's stored cloud against
-  10.9 over four. The opening curve between the lip midpoints follows the truth as closely as on the
+  lip: it moves 8.5 mm with the lower lip, and the model moves it under 1 mm), so the figure swings
+  with the sampling: stage 13 on four clouds of the validation head (three of 20k points, one of
+  12k) 9.1 / 9.3 / 16.8 / 9.9 mm², and 17.8 on the test head's stored cloud against 10.9 over four. The opening curve between the lip midpoints follows the truth as closely as on the
   template. Cutting the neighbour pairs that cross the slit from the operators (`cut_facing`,
   docs/geometry.md) did not help: a 25-minute fine-tune gave validation point-cloud LVE 31.7 against
   8.8, and the cut at inference alone 31.3 against 9.4 on the validation head (9.3 against 17.8 on the
