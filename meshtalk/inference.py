@@ -282,7 +282,7 @@ def _animate_blocks(
         from meshtalk.geometry import compute_operators
 
         ops = compute_operators(verts, faces, k=model.config.k_eig, cache=cache, normals=normals,
-                                cut_facing=model.config.cut_facing)
+                                cut_facing=model.config.cut_facing, cut_rule=model.config.cut_rule)
     ops = ops.to(device)
     n_frames = num_motion_frames(len(wave), fps)
     window = max(1, int(round(window_s * fps)))

@@ -442,7 +442,8 @@ def animate_to_folder(
     ops = compute_operators(placed, faces, k=loaded.model.config.k_eig, cache=cache,
                             name=str(mesh_path) if mesh_path else "mesh",
                             normals=None if normals is None else placement.vectors_to_canonical(normals),
-                            cut_facing=loaded.model.config.cut_facing)
+                            cut_facing=loaded.model.config.cut_facing,
+                            cut_rule=loaded.model.config.cut_rule)
     timings["operators"] = time.perf_counter() - t
 
     t = time.perf_counter()

@@ -201,12 +201,12 @@ def load_heads(corpus: Path, names: set[str]):
 
 
 def build_meshings(heads, mcfg: dict, k_eig: int, cache: Path, sample_coef: np.ndarray, *,
-                   given_normals: bool = False, cut_facing: bool = False,
+                   given_normals: bool = False, cut_facing: bool = False, cut_rule: str = "full",
                    resampled: set[str] | frozenset[str] = frozenset()) -> dict[str, list[Meshing]]:
     """Every training meshing of every head with its operators, canonical motion basis and lip
     region; ``given_normals``: point clouds' operators use their own normals (else estimated);
     ``cut_facing``: and leave out the neighbour pairs joined across open space (the model's
-    ``cut_facing``). The heads in ``resampled`` get ``dense.point_cloud_samplings`` independent
+    ``cut_facing``, by its ``cut_rule``). The heads in ``resampled`` get ``dense.point_cloud_samplings`` independent
     samplings (seeds 7, 8, ...) of each point-cloud size, which share one slot of the training
     draw (a step that picks the slot decodes one of them); every other head gets one (seed 7)."""
     from meshtalk.data.synth.scans import decimate, point_cloud, remesh
@@ -238,7 +238,8 @@ def build_meshings(heads, mcfg: dict, k_eig: int, cache: Path, sample_coef: np.n
             # a point cloud comes with its scanner's normals (the data engine's: the surface's);
             # a mesh's normals come from its faces
             given = place.vectors_to_canonical(scan.normals) if scan.faces is None and given_normals else None
-            ops = compute_operators(vc, scan.faces, k=k_eig, cache=cache, normals=given, cut_facing=cut_facing)
+            ops = compute_operators(vc, scan.faces, k=k_eig, cache=cache, normals=given, cut_facing=cut_facing,
+                                   cut_rule=cut_rule)
             basis = place.vectors_to_canonical(field.basis(getattr(scan, "motion_source", scan.verts)))  # (K, N, 3)
             disp = np.einsum("tk,knc->tnc", sample_coef_for(field, sample_coef), basis)
             mag = np.linalg.norm(disp, axis=-1).max(0)
@@ -457,7 +458,7 @@ def train(cfg: dict, work: Path, out: Path, minutes: float | None, init: Path | 
     sample = arts[rng.choice(len(arts), min(len(arts), 400), replace=False)].astype(np.float64)
     meshings = build_meshings(heads, cfg["meshings"], mcfg.k_eig, work / "operator-cache", sample,
                               given_normals=bool(cfg["meshings"].get("given_normals", False)),
-                              cut_facing=mcfg.cut_facing,
+                              cut_facing=mcfg.cut_facing, cut_rule=mcfg.cut_rule,
                               resampled={recs[n]["subject"] for n in splits["train"]})
     # the training draw: a slot of the sequence's head, then one meshing of that slot
     draw: dict[str, list[list[Meshing]]] = {}
@@ -1320,6 +1321,11 @@ STAGE_COMMANDS = (
     # every training head (auxiliary losses off; chosen over stage 13 and four samplings on the
     # validation topology check and on four clouds of the validation head)
     python scripts/train_default_model.py --config scripts/default_model_pc_resample8.yaml --work runs/default-model --out runs/stage14 --init runs/stage13/model.safetensors --no-eval""",
+    """    # stage 15: stage 14 continued with the point clouds' operators built without the neighbour
+    # pairs whose normals point apart (the two walls of the mouth slit; cut_rule: opposed), in
+    # training and at inference (chosen over the full facing cut and over cos 0.7 on four clouds
+    # of the validation head)
+    python scripts/train_default_model.py --config scripts/default_model_opposed.yaml --work runs/default-model --out runs/stage15 --init runs/stage14/model.safetensors --no-eval""",
 )
 
 
@@ -1459,21 +1465,29 @@ Opening-curve diagnostics (all test sequences; model / loudness): amplitude (std
   and the rims of the two lips are about 1 mm apart, so the cloud does not resolve the mouth slit:
   its nearest-neighbour operators join the lips, and normals estimated from the points point every
   way there. This model takes each point's normal as an input (stage 12) and was trained on clouds
-  with their own normals (stages 12-14; stage 14 on eight samplings of each cloud size per
-  training head). With the scanner's normals (PLY `nx ny nz`, xyz columns 4-6, an (N, 6) npy, or
-  `animate(..., normals=N)`) a cloud's LVE is still about three times the template's (per-meshing
-  table: four samplings of the test head); with estimated normals it is higher (stage 13, the test
-  head's stored cloud: 26.4 mm² against 17.8). The worst lip point of a frame is one of the few
-  points a sampling happens to have on the rims of the slit (on one test sequence, the worst lip
-  point of 107 of its frames is a lower-lip rim point whose five nearest points all lie on the upper
-  lip: it moves 8.5 mm with the lower lip, and the model moves it under 1 mm), so the figure swings
-  with the sampling: stage 13 on four clouds of the validation head (three of 20k points, one of
-  12k) 9.1 / 9.3 / 16.8 / 9.9 mm², and 17.8 on the test head's stored cloud against 10.9 over four. The opening curve between the lip midpoints follows the truth as closely as on the
-  template. Cutting the neighbour pairs that cross the slit from the operators (`cut_facing`,
-  docs/geometry.md) did not help: a 25-minute fine-tune gave validation point-cloud LVE 31.7 against
-  8.8, and the cut at inference alone 31.3 against 9.4 on the validation head (9.3 against 17.8 on the
-  test head's stored cloud). Averaging the model over random halves of a cloud (test-time voting)
-  helped on the test head and hurt on the validation head, so it is not used.
+  with their own normals (stages 12-15; stages 14-15 on eight samplings of each cloud size per
+  training head). Since stage 15 a cloud that brings its normals gets operators without the
+  neighbour pairs whose normals point more than 107° apart (`cut_facing` with `cut_rule: opposed`,
+  docs/geometry.md): the two walls of the slit face each other, so they come apart, while the
+  mouth corners and other creases of one sheet stay joined. With the scanner's normals (PLY
+  `nx ny nz`, xyz columns 4-6, an (N, 6) npy, or `animate(..., normals=N)`) a cloud's LVE is
+  about twice the template's (per-meshing table: four samplings of the test head; stage 14, without
+  the cut: three times); with estimated normals there is no cut and the LVE is higher (stage 13, the
+  test head's stored cloud: 26.4 mm² against 17.8). Without the cut, a frame's worst lip point was
+  one of the few points a sampling happens to place on the walls of the slit, next to points of
+  the other wall (on the validation head, an upper-wall point 2.7 mm inside whose nearest points
+  lie on the lower wall: it moves 3 mm up and the model moved it 3 mm down), so the figure swung
+  with the sampling: stage 14 on four clouds of the validation head (three of 20k points, one of
+  12k; six sequences) 8.0 / 7.3 / 16.4 / 7.2 mm²; stage 15 8.7 / 7.9 / 9.0 / 7.0. The opening curve
+  between the lip midpoints follows the truth about as closely as on the template. The full facing
+  cut (which also drops pairs in concave creases) did not help: a 25-minute fine-tune from stage 13
+  gave validation point-cloud LVE 31.7 against 8.8, and two from stage 14 (lr 1e-4 and 2e-4) stayed
+  at an in-training validation LVE of 0.030-0.036 against 0.024-0.025 without a cut. Applied at
+  inference alone to a model trained without it, either rule is worse (stage 14 on the four
+  validation clouds, three sequences: 9.75 without a cut, 13.0 with the opposed rule; on three of
+  them, six sequences: 28 to 34 with the full rule). Averaging the model over random halves of a
+  cloud (test-time voting) helped on the test head and hurt on the validation head, so it is not
+  used.
 - **Dense meshings and the LVE.** The worst lip vertex of a ~100k-vertex remesh lies deep in the
   mouth corners (about 6 mm behind the lips), where the field is steepest and which the template
   samples more coarsely: its LVE is several times the template's although its mean lip-vertex error

@@ -39,11 +39,11 @@ def test_precompute_cut_facing_keys_a_cloud_with_normals_apart(tmp_path, capsys)
     p /= np.linalg.norm(p, axis=1, keepdims=True)
     cloud = tmp_path / "cloud.npy"
     np.save(cloud, np.concatenate([p, p], axis=1))            # (N, 6): points and their normals
-    for flag in ([], ["--cut-facing"]):
+    for flag in ([], ["--cut-facing"], ["--cut-facing", "--cut-rule", "opposed"]):
         assert main(["precompute", str(cloud), "-k", "8", "--cache-dir", str(tmp_path / "c"), *flag]) == 0
     entries = [line.rsplit("-> ", 1)[1] for line in capsys.readouterr().out.splitlines() if "-> " in line]
-    assert len(entries) == 2 and entries[0] != entries[1]
-    assert len(list((tmp_path / "c").rglob("*.npz"))) == 2
+    assert len(entries) == 3 and len(set(entries)) == 3
+    assert len(list((tmp_path / "c").rglob("*.npz"))) == 3
 
 
 @pytest.mark.parametrize(

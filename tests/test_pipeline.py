@@ -176,11 +176,17 @@ def test_a_model_trained_with_the_facing_cut_gets_it_on_clouds_with_normals(head
     verts, faces = head
     nrm = mesh_vertex_normals(verts, faces)
     audio = (clip[:16000], 16000)
+    base = model.model.config
+    monkeypatch.setattr(model.model, "config", dataclasses.replace(base, cut_facing=False))
     plain = animate(verts, audio, model, normals=nrm, cache=None)
     seen = []
     real = geometry.compute_operators
     monkeypatch.setattr(geometry, "compute_operators", lambda *a, **kw: seen.append(kw) or real(*a, **kw))
-    monkeypatch.setattr(model.model, "config", dataclasses.replace(model.model.config, cut_facing=True))
+    monkeypatch.setattr(model.model, "config", dataclasses.replace(base, cut_facing=True, cut_rule="full"))
     cut = animate(verts, audio, model, normals=nrm, cache=None)
-    assert seen and seen[-1]["cut_facing"] is True
+    assert seen and seen[-1]["cut_facing"] is True and seen[-1]["cut_rule"] == "full"
     assert np.isfinite(cut).all() and np.abs(cut - plain).max() > 1e-6     # other operators, other motion
+    monkeypatch.setattr(model.model, "config", dataclasses.replace(base, cut_facing=True, cut_rule="opposed"))
+    opposed = animate(verts, audio, model, normals=nrm, cache=None)
+    assert seen[-1]["cut_facing"] is True and seen[-1]["cut_rule"] == "opposed"
+    assert np.isfinite(opposed).all()

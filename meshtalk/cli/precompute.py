@@ -16,6 +16,9 @@ def register(sub) -> None:
     p.add_argument("--cut-facing", action="store_true",
                    help="point clouds with normals: leave out neighbour pairs joined across open space "
                         "(the lips' slit), as a model with cut_facing does")
+    p.add_argument("--cut-rule", default="full", choices=["full", "opposed"],
+                   help="with --cut-facing: which pairs to leave out (a model's cut_rule; the default "
+                        "model's is opposed: only pairs whose normals point apart)")
     p.set_defaults(func=run)
 
 
@@ -37,11 +40,12 @@ def run(args) -> int:
         mesh = load_mesh(path)
         cut = bool(args.cut_facing and mesh.normals is not None and mesh.faces is None)
         settings = OperatorSettings(k=args.k, laplacian=args.laplacian, eigen_method=args.eigen_method,
-                                    cut_facing=cut)
+                                    cut_facing=cut, cut_rule=args.cut_rule)
         t0 = time.perf_counter()
         ops = compute_operators(
             mesh.verts, mesh.faces, args.k, laplacian=args.laplacian, eigen_method=args.eigen_method,
             cache=cache, device=args.device, name=str(path), normals=mesh.normals, cut_facing=cut,
+            cut_rule=args.cut_rule,
         )
         seconds = time.perf_counter() - t0
         entry = cache.path_for(operator_key(mesh.verts, mesh.faces, settings, mesh.normals))

@@ -64,6 +64,8 @@ def operator_key(verts: np.ndarray, faces: np.ndarray | None, settings, normals:
     s.pop("k")
     if not s.get("cut_facing"):      # off: the keys from before the setting existed
         s.pop("cut_facing", None)
+    if not s.get("cut_facing") or s.get("cut_rule") == "full":   # the keys from before the rule existed
+        s.pop("cut_rule", None)
     h.update(json.dumps(s, sort_keys=True).encode())
     return h.hexdigest()
 

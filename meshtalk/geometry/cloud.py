@@ -24,6 +24,12 @@ about 1.7 s lose pairs (a point keeps its nearest neighbours unless the crease i
 about twice the point spacing). A mesh keeps such sheets apart by its connectivity; this gives a
 point cloud the same.
 
+The cut has two **rules**. ``"full"`` applies all three tests above. ``"opposed"`` applies only
+the last one (normals more than 90° + asin(c) apart): it separates two facing sheets, such as the
+walls of the mouth slit, and leaves every concave crease of a single sheet joined (the mouth
+corners, the fold under the nose). The full rule also cuts pairs in such creases. The default
+model uses the opposed rule (stage 15, ``docs/model_card.md``).
+
 The local triangulations are those of the point-cloud Laplacian of Sharp & Crane (2020): each
 point's neighbours projected onto its tangent plane and Delaunay-triangulated, keeping the
 triangles at the point. Their union, a non-manifold triangle soup, gets the robust (tufted)
@@ -35,6 +41,7 @@ from __future__ import annotations
 import numpy as np
 
 FACING_COS = 0.3
+CUT_RULES = ("full", "opposed")
 
 
 def knn(points: np.ndarray, n_neighbors: int) -> np.ndarray:
@@ -55,7 +62,7 @@ def knn(points: np.ndarray, n_neighbors: int) -> np.ndarray:
 
 
 def facing_pairs(points: np.ndarray, normals: np.ndarray, nbrs: np.ndarray, *,
-                 cos: float = FACING_COS) -> np.ndarray:
+                 cos: float = FACING_COS, rule: str = "full") -> np.ndarray:
     """Which neighbour pairs are joined across open space (see the module docstring).
 
     Args:
@@ -63,20 +70,25 @@ def facing_pairs(points: np.ndarray, normals: np.ndarray, nbrs: np.ndarray, *,
         normals: (V, 3) unit normals.
         nbrs: (V, k) neighbour indices.
         cos: the threshold ``c``.
+        rule: ``"full"`` (all three tests) or ``"opposed"`` (the normals test only).
 
     Returns:
         (V, k) bool, True where the pair (i, nbrs[i, j]) is cut; the same answer for (j, i).
     """
+    if rule not in CUT_RULES:
+        raise ValueError(f"unknown cut rule {rule!r}; choose one of {', '.join(CUT_RULES)}")
+    opposed = np.einsum("vc,vkc->vk", normals, normals[nbrs]) < -cos
+    if rule == "opposed":
+        return opposed
     d = points[nbrs] - points[:, None, :]                           # (V, k, 3)
     d /= np.maximum(np.linalg.norm(d, axis=-1, keepdims=True), 1e-300)
     j_ahead_of_i = np.einsum("vkc,vc->vk", d, normals) > cos
     i_ahead_of_j = np.einsum("vkc,vkc->vk", d, normals[nbrs]) < -cos
-    opposed = np.einsum("vc,vkc->vk", normals, normals[nbrs]) < -cos
     return j_ahead_of_i | i_ahead_of_j | opposed
 
 
 def cloud_neighbors(points: np.ndarray, n_neighbors: int, *, normals: np.ndarray | None = None,
-                    cut_facing: bool = False) -> list[np.ndarray]:
+                    cut_facing: bool = False, cut_rule: str = "full") -> list[np.ndarray]:
     """Each point's neighbours, without the facing pairs when asked.
 
     With the cut, the ``2 k`` nearest points are candidates and the ``k`` nearest that survive
@@ -87,6 +99,7 @@ def cloud_neighbors(points: np.ndarray, n_neighbors: int, *, normals: np.ndarray
         n_neighbors: k.
         normals: (V, 3) unit normals; needed when ``cut_facing``.
         cut_facing: drop the pairs that are joined across open space.
+        cut_rule: which pairs: ``"full"`` or ``"opposed"`` (see the module docstring).
 
     Returns:
         V int64 arrays (at most k each), nearest first.
@@ -96,7 +109,7 @@ def cloud_neighbors(points: np.ndarray, n_neighbors: int, *, normals: np.ndarray
     if normals is None:
         raise ValueError("the facing-pair cut needs normals")
     nbrs = knn(points, 2 * n_neighbors)
-    keep = ~facing_pairs(points, normals, nbrs)
+    keep = ~facing_pairs(points, normals, nbrs, rule=cut_rule)
     keep &= np.cumsum(keep, axis=1) <= n_neighbors
     return [row[k] for row, k in zip(nbrs, keep)]
 

@@ -34,7 +34,7 @@ def mesh_neighbors(n_verts: int, faces: np.ndarray, *, edges: np.ndarray | None 
 
 
 def knn_neighbors(points: np.ndarray, n_neighbors: int = 30, *, normals: np.ndarray | None = None,
-                  cut_facing: bool = False) -> tuple[np.ndarray, np.ndarray]:
+                  cut_facing: bool = False, cut_rule: str = "full") -> tuple[np.ndarray, np.ndarray]:
     """Directed neighbour pairs (i, j) of the k nearest points (excluding i itself).
 
     Args:
@@ -43,6 +43,7 @@ def knn_neighbors(points: np.ndarray, n_neighbors: int = 30, *, normals: np.ndar
         normals: (V, 3) unit normals; needed when ``cut_facing``.
         cut_facing: leave out the pairs that are joined across open space
             (:mod:`meshtalk.geometry.cloud`).
+        cut_rule: the cut's rule, ``"full"`` or ``"opposed"``.
 
     Returns:
         src: (P,) int64; dst: (P,) int64 (P = V·k without a cut).
@@ -52,7 +53,8 @@ def knn_neighbors(points: np.ndarray, n_neighbors: int = 30, *, normals: np.ndar
     if not cut_facing:           # every point has the same count: no per-point lists
         nbrs = knn(points, n_neighbors)
         return np.repeat(np.arange(len(points), dtype=np.int64), nbrs.shape[1]), nbrs.reshape(-1)
-    return neighbor_pairs(cloud_neighbors(points, n_neighbors, normals=normals, cut_facing=True))
+    return neighbor_pairs(cloud_neighbors(points, n_neighbors, normals=normals, cut_facing=True,
+                                          cut_rule=cut_rule))
 
 
 def gradient_operators(

@@ -119,6 +119,7 @@ def robust_mesh_laplacian(
 def point_cloud_laplacian(
     points: np.ndarray, *, n_neighbors: int = 30, mollify_factor: float = 1e-5,
     normals: np.ndarray | None = None, cut_facing: bool = False, neighbors: list | None = None,
+    cut_rule: str = "full",
 ) -> tuple[sp.csr_matrix, np.ndarray]:
     """Laplacian of a point cloud from local (tufted) triangulations.
 
@@ -133,6 +134,7 @@ def point_cloud_laplacian(
             construction (its normals estimated from the points).
         neighbors: with ``cut_facing``, the cut neighbour lists when the caller has them
             (:func:`meshtalk.geometry.cloud.cloud_neighbors`).
+        cut_rule: the cut's rule when the neighbours are found here, ``"full"`` or ``"opposed"``.
 
     Returns:
         L: (V, V) CSR float64, symmetric PSD.
@@ -145,7 +147,7 @@ def point_cloud_laplacian(
 
         pts = np.ascontiguousarray(points, dtype=np.float64)
         if neighbors is None:
-            neighbors = cloud_neighbors(pts, n_neighbors, normals=normals, cut_facing=True)
+            neighbors = cloud_neighbors(pts, n_neighbors, normals=normals, cut_facing=True, cut_rule=cut_rule)
         soup = local_triangulations(pts, normals, neighbors)
         L, mass = robust_mesh_laplacian(pts, soup, mollify_factor=mollify_factor)
         return L / 3.0, mass / 3.0       # each triangle is found from up to three of its corners
@@ -190,7 +192,7 @@ def choose_laplacian(verts: np.ndarray, faces: np.ndarray | None, *,
 def laplacian_and_mass(
     verts: np.ndarray, faces: np.ndarray | None, *, kind: str = "auto", n_neighbors: int = 30,
     mollify_factor: float = 1e-5, normals: np.ndarray | None = None, cut_facing: bool = False,
-    neighbors: list | None = None,
+    neighbors: list | None = None, cut_rule: str = "full",
 ) -> tuple[sp.csr_matrix, np.ndarray, str]:
     """The Laplacian and mass of a mesh or point cloud, by name.
 
@@ -200,9 +202,9 @@ def laplacian_and_mass(
         kind: ``"auto"``, ``"cotan"``, ``"robust"`` or ``"pointcloud"``.
         n_neighbors: neighbours for the point-cloud Laplacian.
         mollify_factor: mollification of the robust Laplacians.
-        normals, cut_facing, neighbors: a point cloud's normals, whether its Laplacian cuts
-            facing pairs, and its cut neighbour lists if known (see :func:`point_cloud_laplacian`);
-            meshes ignore them.
+        normals, cut_facing, neighbors, cut_rule: a point cloud's normals, whether its Laplacian
+            cuts facing pairs, its cut neighbour lists if known, and the cut's rule (see
+            :func:`point_cloud_laplacian`); meshes ignore them.
 
     Returns:
         L: (V, V) CSR float64 PSD; mass: (V,) float64; the kind actually used.
@@ -219,6 +221,7 @@ def laplacian_and_mass(
         L, mass = robust_mesh_laplacian(verts, faces, mollify_factor=mollify_factor)
     else:
         L, mass = point_cloud_laplacian(verts, n_neighbors=n_neighbors, mollify_factor=mollify_factor,
-                                        normals=normals, cut_facing=cut_facing, neighbors=neighbors)
+                                        normals=normals, cut_facing=cut_facing, neighbors=neighbors,
+                                        cut_rule=cut_rule)
     log.debug("laplacian %s: V=%d nnz=%d", kind, L.shape[0], L.nnz)
     return L, mass, kind

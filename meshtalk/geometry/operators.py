@@ -27,7 +27,7 @@ import torch
 
 from meshtalk.errors import MeshtalkError
 from meshtalk.geometry.eigen import check_memory, laplacian_eigenbasis
-from meshtalk.geometry.cloud import cloud_neighbors, neighbor_pairs
+from meshtalk.geometry.cloud import CUT_RULES, cloud_neighbors, neighbor_pairs
 from meshtalk.geometry.frames import mesh_vertex_normals, point_cloud_normals, tangent_frames
 from meshtalk.geometry.gradients import gradient_operators, knn_neighbors, mesh_neighbors
 from meshtalk.geometry.io import check_normals, inspect_mesh, validate_mesh
@@ -48,10 +48,13 @@ class OperatorSettings:
     n_neighbors: int = 30
     mollify_factor: float = 1e-5
     cut_facing: bool = False
+    cut_rule: str = "full"
 
     def __post_init__(self):
         if self.laplacian not in LAPLACIANS:
             raise MeshtalkError(f"unknown Laplacian {self.laplacian!r}; choose one of {', '.join(LAPLACIANS)}")
+        if self.cut_rule not in CUT_RULES:
+            raise MeshtalkError(f"unknown cut rule {self.cut_rule!r}; choose one of {', '.join(CUT_RULES)}")
         if int(self.k) < 1:
             raise MeshtalkError(f"k must be >= 1, got {self.k}")
 
@@ -160,6 +163,7 @@ def compute_operators(
     name: str = "mesh",
     normals: np.ndarray | None = None,
     cut_facing: bool = False,
+    cut_rule: str = "full",
 ) -> SpectralOperators:
     """Mass, Laplacian, eigenbasis, frames and gradient operators of a mesh or point cloud.
 
@@ -185,6 +189,8 @@ def compute_operators(
             the neighbour pairs that are joined across open space (two sheets closer than the
             neighbourhood, such as the lips; :mod:`meshtalk.geometry.cloud`). Meshes, and clouds
             without given normals (whose estimated normals cannot tell the sheets apart), ignore it.
+        cut_rule: which pairs the cut leaves out: ``"full"`` (the three tests of
+            :mod:`meshtalk.geometry.cloud`) or ``"opposed"`` (only pairs whose normals point apart).
 
     Returns:
         :class:`SpectralOperators` (float32).
@@ -197,6 +203,7 @@ def compute_operators(
         k=int(k), laplacian=laplacian, eigen_method=eigen_method, tol=float(tol),
         n_neighbors=int(n_neighbors), mollify_factor=float(mollify_factor),
         cut_facing=bool(cut_facing and normals is not None and (faces is None or len(faces) == 0)),
+        cut_rule=str(cut_rule),
     )
     verts = np.ascontiguousarray(verts, dtype=np.float64)
     faces = None if faces is None or len(faces) == 0 else np.ascontiguousarray(faces, dtype=np.int64)
@@ -247,10 +254,11 @@ def _compute(verts, faces, settings: OperatorSettings, *, device, name, normals=
     kind = settings.laplacian if settings.laplacian != "auto" else choose_laplacian(v, f, edge_counts=counts)
     cut_rows = None            # a cut cloud's neighbour lists, shared by its Laplacian and gradients
     if f is None and settings.cut_facing:
-        cut_rows = cloud_neighbors(v, settings.n_neighbors, normals=normals, cut_facing=True)
+        cut_rows = cloud_neighbors(v, settings.n_neighbors, normals=normals, cut_facing=True,
+                                   cut_rule=settings.cut_rule)
     L, mass, kind = laplacian_and_mass(
         v, f, kind=kind, n_neighbors=settings.n_neighbors, mollify_factor=settings.mollify_factor,
-        normals=normals, cut_facing=settings.cut_facing, neighbors=cut_rows,
+        normals=normals, cut_facing=settings.cut_facing, neighbors=cut_rows, cut_rule=settings.cut_rule,
     )
     if not np.all(mass > 0):
         # isolated points of a cloud or slivers: give them a tiny positive area

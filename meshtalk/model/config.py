@@ -26,6 +26,7 @@ T = TypeVar("T")
 TemporalKind = Literal["bilstm", "gru", "transformer", "none"]
 FusionKind = Literal["concat", "film"]
 AudioKind = Literal["wav2vec2", "hubert", "scratch", "logmel"]
+CutRule = Literal["full", "opposed"]
 
 
 @dataclass
@@ -140,6 +141,9 @@ class TalkingHeadConfig:
         cut_facing: a point cloud that comes with its own normals gets operators without the
             neighbour pairs joined across open space (the lips' slit; see
             :mod:`meshtalk.geometry.cloud`); part of the model because it was trained on them.
+        cut_rule: which pairs that cut leaves out: ``"full"`` (its three tests) or
+            ``"opposed"`` (only pairs whose normals point apart, such as the two walls of the
+            mouth slit).
     """
 
     in_channels: int = 3
@@ -157,6 +161,7 @@ class TalkingHeadConfig:
     gradient_checkpointing: bool = False
     normal_input: bool = False
     cut_facing: bool = False
+    cut_rule: CutRule = "full"
 
 
 # --------------------------------------------------------------------------- generic YAML layer

@@ -143,9 +143,12 @@ def test_training_point_clouds_get_the_models_facing_cut(script, tmp_path):
     art = np.random.default_rng(0).uniform(0, 1, (20, 4))
     mcfg = {"template": True, "dense": {"point_cloud": [800]}}
     runs = [script.build_meshings({"h": (head, MouthField(head))}, mcfg, 8, tmp_path, art,
-                                  given_normals=True, cut_facing=cut)["h"] for cut in (False, True)]
+                                  given_normals=True, cut_facing=cut, cut_rule=rule)["h"]
+            for cut, rule in ((False, "full"), (True, "full"), (True, "opposed"))]
     np.testing.assert_array_equal(runs[0][0].ops.evals.numpy(), runs[1][0].ops.evals.numpy())   # template
-    assert runs[0][1].ops.grad_x._nnz() != runs[1][1].ops.grad_x._nnz()                       # the cloud
+    np.testing.assert_array_equal(runs[0][0].ops.evals.numpy(), runs[2][0].ops.evals.numpy())
+    nnz = [r[1].ops.grad_x._nnz() for r in runs]                                               # the cloud
+    assert nnz[0] > nnz[2] > nnz[1]            # the opposed rule cuts fewer pairs than the full one
 
 
 def _full(model, neutral, loudness, n):

@@ -112,3 +112,44 @@ def test_cache_keys_without_the_cut_are_the_old_ones():
     v, _ = fibonacci_sphere(100)
     assert operator_key(v, None, OperatorSettings(), v) == operator_key(v, None, Before(), v)
     assert operator_key(v, None, OperatorSettings(cut_facing=True), v) != operator_key(v, None, Before(), v)
+
+
+def _crease(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """A right-angle concave crease: the unit floor (normal +z) and a unit wall at x = 0 (normal +x)."""
+    floor = _square(n, 0.0, seed=seed)
+    wall = _square(n, 0.0, seed=seed + 1)[:, [2, 0, 1]]          # x = 0, (y, z) over the unit square
+    p = np.concatenate([floor, wall])
+    nrm = np.concatenate([np.tile([0.0, 0.0, 1.0], (n, 1)), np.tile([1.0, 0.0, 0.0], (n, 1))])
+    return p, nrm
+
+
+def test_the_opposed_rule_parts_facing_sheets_but_keeps_a_concave_crease_joined():
+    # facing sheets: the normals point apart (n_i . n_j = -1), so both rules cut every pair across
+    bottom, top = _square(900, 0.0, seed=8), _square(900, 0.03, seed=9)
+    p = np.concatenate([bottom, top])
+    nrm = np.concatenate([np.tile([0.0, 0.0, 1.0], (900, 1)), np.tile([0.0, 0.0, -1.0], (900, 1))])
+    side = np.repeat([0, 1], 900)
+    src, dst = knn_neighbors(p, 30, normals=nrm, cut_facing=True, cut_rule="opposed")
+    assert (side[src] == side[dst]).all() and len(src) > 20 * len(p)
+    ev = compute_operators(p, None, k=3, normals=nrm, cut_facing=True, cut_rule="opposed").evals.numpy()
+    assert ev[1] < 1e-6 * ev[2]                                  # two components
+    # a right-angle crease: the chord from the floor to the wall leaves the floor's tangent plane
+    # by up to 90 degrees, so the full rule cuts pairs there; the normals are 90 degrees apart,
+    # not opposed, so the opposed rule keeps the surface in one piece
+    p, nrm = _crease(900, seed=10)
+    nb = knn(p, 30)
+    assert facing_pairs(p, nrm, nb).sum() > 100
+    assert not facing_pairs(p, nrm, nb, rule="opposed").any()
+    with pytest.raises(ValueError, match="unknown cut rule"):
+        facing_pairs(p, nrm, nb, rule="sideways")
+
+
+def test_cut_rule_keys_the_cache_only_when_it_changes_the_operators():
+    v, _ = fibonacci_sphere(100)
+    key = lambda **kw: operator_key(v, None, OperatorSettings(**kw), v)  # noqa: E731
+    assert key(cut_facing=True, cut_rule="full") == key(cut_facing=True)          # the keys before the rule
+    assert key(cut_facing=True, cut_rule="opposed") != key(cut_facing=True)
+    assert key(cut_rule="opposed") == key()                                       # no cut: no rule
+    from meshtalk.errors import MeshtalkError
+    with pytest.raises(MeshtalkError, match="unknown cut rule"):
+        OperatorSettings(cut_rule="sideways")
