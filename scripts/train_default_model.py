@@ -1468,17 +1468,18 @@ Opening-curve diagnostics (all test sequences; model / loudness): amplitude (std
   with their own normals (stages 12-15; stages 14-15 on eight samplings of each cloud size per
   training head). Since stage 15 a cloud that brings its normals gets operators without the
   neighbour pairs whose normals point more than 107° apart (`cut_facing` with `cut_rule: opposed`,
-  docs/geometry.md): the two walls of the slit face each other, so they come apart, while the
-  mouth corners and other creases of one sheet stay joined. With the scanner's normals (PLY
-  `nx ny nz`, xyz columns 4-6, an (N, 6) npy, or `animate(..., normals=N)`) a cloud's LVE is
-  about twice the template's (per-meshing table: four samplings of the test head; stage 14, without
-  the cut: three times); with estimated normals there is no cut and the LVE is higher (stage 13, the
-  test head's stored cloud: 26.4 mm² against 17.8). Without the cut, a frame's worst lip point was
-  one of the few points a sampling happens to place on the walls of the slit, next to points of
-  the other wall (on the validation head, an upper-wall point 2.7 mm inside whose nearest points
-  lie on the lower wall: it moves 3 mm up and the model moved it 3 mm down), so the figure swung
-  with the sampling: stage 14 on four clouds of the validation head (three of 20k points, one of
-  12k; six sequences) 8.0 / 7.3 / 16.4 / 7.2 mm²; stage 15 8.7 / 7.9 / 9.0 / 7.0. The opening curve
+  docs/geometry.md): the two walls of the slit face each other, so they come apart, while a
+  crease of one sheet stays joined wherever neighbouring normals turn by less than 107°. With the
+  scanner's normals (PLY `nx ny nz`, xyz columns 4-6, an (N, 6) npy, or `animate(..., normals=N)`)
+  a cloud's LVE is about twice the template's (per-meshing table: four samplings of the test
+  head; stage 14, without the cut: three times); with estimated normals there is no cut and the
+  LVE is higher (stage 13, the test head's stored cloud: 26.4 mm² against 17.8). Without the cut,
+  a frame's worst lip point was one of the few points a sampling happens to place on the walls of
+  the slit, next to points of the other wall (on the validation head, an upper-wall point 2.7 mm
+  inside whose nearest points lie on the lower wall: it moves 3 mm up and the model moved it 3 mm
+  down), so the figure swung with the sampling: stage 14 on four clouds of the validation head
+  (three of 20k points, one of 12k; six sequences) 8.0 / 7.3 / 16.4 / 6.9 mm²; stage 15 8.7 / 7.9 /
+  9.0 / 7.0. The opening curve
   between the lip midpoints follows the truth about as closely as on the template. The full facing
   cut (which also drops pairs in concave creases) did not help: a 25-minute fine-tune from stage 13
   gave validation point-cloud LVE 31.7 against 8.8, and two from stage 14 (lr 1e-4 and 2e-4) stayed
