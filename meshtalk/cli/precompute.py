@@ -16,7 +16,9 @@ def register(sub) -> None:
     p.add_argument("--cut-facing", action="store_true",
                    help="point clouds with normals: leave out neighbour pairs joined across open space "
                         "(the lips' slit), as a model with cut_facing does")
-    p.add_argument("--cut-rule", default="full", choices=["full", "opposed"],
+    from meshtalk.geometry.cloud import CUT_RULES
+
+    p.add_argument("--cut-rule", default="full", choices=CUT_RULES,
                    help="with --cut-facing: which pairs to leave out (a model's cut_rule; the default "
                         "model's is opposed: only pairs whose normals point apart)")
     p.set_defaults(func=run)

@@ -153,3 +153,12 @@ def test_cut_rule_keys_the_cache_only_when_it_changes_the_operators():
     from meshtalk.errors import MeshtalkError
     with pytest.raises(MeshtalkError, match="unknown cut rule"):
         OperatorSettings(cut_rule="sideways")
+
+
+def test_the_model_configs_cut_rules_are_the_geometrys():
+    import typing
+
+    from meshtalk.geometry.cloud import CUT_RULES
+    from meshtalk.model.config import CutRule
+
+    assert typing.get_args(CutRule) == CUT_RULES
