@@ -256,6 +256,19 @@ def build_meshings(heads, mcfg: dict, k_eig: int, cache: Path, sample_coef: np.n
     return out
 
 
+def validation_meshings(meshings: list[Meshing], *, dense: bool = False, max_vertices: int = 0) -> list[Meshing]:
+    """The meshings of one validation head that validation decodes.
+
+    The middle one of its base meshings, its registered template (when training uses it) and,
+    with ``dense`` (``train.validate_dense``), its dense meshings (``meshings.dense``), only those
+    of at most ``max_vertices`` vertices when ``max_vertices`` (``train.validate_dense_max_vertices``)
+    is set: a 100k-vertex remesh makes each validation take minutes.
+    """
+    base = [m for m in meshings if not m.dense]
+    extra = [m for m in meshings if m.dense and (not max_vertices or len(m.verts_c) <= max_vertices)] if dense else []
+    return [base[len(base) // 2]] + [m for m in base if m.name.endswith("/template")] + extra
+
+
 def sample_coef_for(field, art_sample: np.ndarray) -> np.ndarray:
     return field.coefficients(art_sample)
 
@@ -534,11 +547,8 @@ def train(cfg: dict, work: Path, out: Path, minutes: float | None, init: Path | 
             "canonical_frame": f"up +y, front +z, bounding-box diagonal {CANONICAL_DIAGONAL}"}
 
     def val_meshes(head: str) -> list[Meshing]:
-        """The middle meshing of a val head, plus its registered template when training uses it, plus
-        its dense meshings (`meshings.dense`) when ``train.validate_dense``."""
-        ms = [m for m in meshings[head] if not m.dense]
-        return [ms[len(ms) // 2]] + [m for m in ms if m.name.endswith("/template")] + \
-            ([m for m in meshings[head] if m.dense] if tcfg.get("validate_dense") else [])
+        return validation_meshings(meshings[head], dense=bool(tcfg.get("validate_dense")),
+                                   max_vertices=int(tcfg.get("validate_dense_max_vertices", 0) or 0))
 
     select_on = str(tcfg.get("select_on", "all"))
     decode = int(tcfg.get("decode_crops", 1)) > 0
@@ -651,8 +661,9 @@ def train(cfg: dict, work: Path, out: Path, minutes: float | None, init: Path | 
         for k, v in parts.items():
             running[k] = 0.98 * running.get(k, float(v.detach())) + 0.02 * float(v.detach())
         if time.time() - last_val > float(tcfg["val_every_s"]) or clock() - start >= budget:
-            last_val = time.time()
             vals = validate()
+            last_val = time.time()      # the interval runs from the end of a validation, so a slow
+            #                             validation cannot come round every step
             val = {"all": vals["all"], "lips": vals["lips"] + vals["opening"],
                    "lve": vals["lve"] + vals["opening"], "articulation": vals["articulation"]}[select_on]
             rec = {"step": step, "minutes": round((clock() - start) / 60, 2),

@@ -109,6 +109,25 @@ def test_dense_meshings_come_last_and_stay_out_of_the_base_list(script, tmp_path
     assert ms[1].lips.sum() > 0
 
 
+def test_validation_decodes_the_middle_meshing_the_template_and_the_dense_ones_up_to_a_size(script):
+    """`train.validate_dense_max_vertices` keeps a large dense remesh out of validation only."""
+    import torch
+
+    def mesh(name, n, dense=False):
+        return script.Meshing(name=f"h/{name}", head="h", verts_c=torch.zeros(n, 3), ops=None,
+                              basis_c=torch.zeros(1, n, 3), moving=torch.zeros(n), extent_c=np.ones(3),
+                              lips=torch.zeros(n), lip_pair=(0, 1), dense=dense)
+
+    ms = [mesh("remesh_1k", 1000), mesh("remesh_2k", 2000), mesh("remesh_3k", 3000), mesh("template", 5000),
+          mesh("remesh_30k", 30000, True), mesh("remesh_100k", 100000, True), mesh("pointcloud_20k", 20000, True)]
+    names = lambda chosen: [m.name.split("/")[1] for m in chosen]   # noqa: E731
+    assert names(script.validation_meshings(ms)) == ["remesh_3k", "template"]
+    assert names(script.validation_meshings(ms, dense=True)) == [
+        "remesh_3k", "template", "remesh_30k", "remesh_100k", "pointcloud_20k"]
+    assert names(script.validation_meshings(ms, dense=True, max_vertices=40000)) == [
+        "remesh_3k", "template", "remesh_30k", "pointcloud_20k"]
+
+
 def test_resampled_heads_get_independent_cloud_samplings_in_one_draw_slot(script, tmp_path):
     """``dense.point_cloud_samplings``: a resampled (training) head gets that many different
     samplings of each cloud size, sharing one slot of the training draw; another head gets one."""
