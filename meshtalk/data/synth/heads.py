@@ -731,6 +731,14 @@ def mesh_sdf(params: HeadParams, target_vertices: int, *, face_density: float = 
 
     Raises:
         MeshtalkError: if ``target_vertices`` or ``face_density`` is out of range.
+
+    Note:
+        Where the grid spacing is close to the 1 mm mouth slit (about 1.7 mm: ~60k vertices on
+        the test head, ~30k on some larger heads), the lower lip's wall inside the slit can come
+        out above the mouth line, and :func:`clear_mouth_line` then snaps it onto the upper wall:
+        a zero-thickness fin facing up inside the slit, which the head's field moves with the
+        upper lip. Registered templates have a few such vertices (6-15). Kept as is, so that
+        corpora stay byte-identical; ``docs/model_card.md`` (known limits) has the figures.
     """
     if not 200 <= int(target_vertices) <= 2_000_000:
         raise MeshtalkError(f"target_vertices must be in [200, 2000000], got {target_vertices}")
